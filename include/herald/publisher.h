@@ -1,0 +1,84 @@
+// Copyright (c) Herald authors. Licensed under the Apache License 2.0.
+//
+// A Publisher carries events to one bus. It is asynchronous and works in
+// batches: Publish() starts a batch and reports one Delivery per event. It
+// never touches a store; the relay engine turns deliveries into outbox updates.
+#ifndef HERALD_PUBLISHER_H_
+#define HERALD_PUBLISHER_H_
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "herald/event.h"
+#include "herald/status.h"
+
+namespace herald {
+
+enum class Outcome {
+  // The bus confirmed the event (Kafka ack, fsync, JetStream ack...).
+  kPublished,
+  // This event failed for a reason that may pass; try it again after a
+  // backoff. Counts towards RelayOptions::max_attempts.
+  kRetry,
+  // The bus as a whole cannot be reached. Not the event's fault: the attempt
+  // does not count, and the relay backs off before it asks the store again.
+  kUnavailable,
+  // The bus refused this event for good (too large, not authorised, invalid
+  // topic). It goes to the dead-letter table at once.
+  kRejected,
+};
+
+std::string_view OutcomeName(Outcome outcome);
+
+struct Delivery {
+  Outcome outcome = Outcome::kPublished;
+  // Why, when the outcome is not kPublished; stored as the event's last error.
+  std::string error;
+};
+
+// What a publisher promises; the engine relies on exactly this much.
+struct Guarantees {
+  // When several events of one key are in one Publish() call, they reach the
+  // bus in call order, and if one of them is not kPublished then none of the
+  // later ones of that key is kPublished either. When false, the engine sends
+  // at most one event per key at a time.
+  bool keeps_key_order = false;
+  // The bus drops a second message carrying the same event id.
+  bool deduplicates_by_id = false;
+};
+
+class Publisher {
+ public:
+  using DeliveryCallback = std::function<void(std::size_t index, Delivery delivery)>;
+
+  virtual ~Publisher() = default;
+
+  virtual Guarantees guarantees() const = 0;
+
+  // Starts publishing `events`. Calls `on_delivery(i, ...)` exactly once for
+  // every i in [0, events.size()), from any thread, in any order, possibly
+  // before Publish returns. `events` and `on_delivery` stay valid until the
+  // last call has returned. A publisher reports its own timeouts as
+  // deliveries, so every call eventually comes.
+  // REQUIRES: one caller at a time.
+  virtual void Publish(std::span<const Event> events, DeliveryCallback on_delivery) = 0;
+};
+
+struct PublisherOptions {
+  // Passed through to the bus client (for Kafka: librdkafka properties).
+  std::map<std::string, std::string> properties;
+};
+
+// Opens a publisher from a URL: "stdout:", "file:PATH". InvalidArgument for a
+// malformed URL or an unknown scheme; the publisher's own error otherwise.
+Result<std::unique_ptr<Publisher>> OpenPublisher(std::string_view url,
+                                                 const PublisherOptions& options = {});
+
+}  // namespace herald
+
+#endif  // HERALD_PUBLISHER_H_

@@ -1,0 +1,96 @@
+// Copyright (c) Herald authors. Licensed under the Apache License 2.0.
+//
+// Relay moves committed events from a Store to a Publisher: claim a batch of
+// due events, publish, then settle (acknowledge the confirmed ones, record
+// failures with their next attempt time, dead-letter poison). It is the only
+// place that knows about batching, per-key ordering, backoff, dead letters and
+// shutdown; it knows no particular database or bus.
+//
+// Guarantees, given a store and publisher that keep their contracts:
+//  - at least once: an event leaves the outbox only after kPublished (I2);
+//  - per-key order of first deliveries (I3), with a failing event holding
+//    back only later events of its own key;
+//  - poison goes to the dead-letter table after kRejected or max_attempts
+//    kRetry outcomes (I6);
+//  - bounded memory (one batch) and, while the bus is kUnavailable, one
+//    probe per backoff interval (I8).
+#ifndef HERALD_RELAY_H_
+#define HERALD_RELAY_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <stop_token>
+
+#include "herald/clock.h"
+#include "herald/publisher.h"
+#include "herald/status.h"
+#include "herald/store.h"
+
+namespace herald {
+
+struct RelayOptions {
+  // Events claimed per round trip to the store.
+  std::size_t batch_size = 500;
+  // kRetry outcomes after which an event is dead-lettered; 0: never.
+  int max_attempts = 10;
+  // Backoff of a failing event, and of the whole relay while the bus is
+  // unavailable: exponential from `backoff_initial`, capped at
+  // `backoff_max`, with full jitter (a uniform draw in [0, computed]).
+  std::chrono::milliseconds backoff_initial{200};
+  std::chrono::milliseconds backoff_max{30000};
+  // Longest idle wait before the store is asked again even without a wake-up.
+  std::chrono::milliseconds poll_interval{1000};
+  // Run() returns OK once nothing is pending (retries included).
+  bool exit_when_drained = false;
+  // Wait as a standby while another relay holds the store (see
+  // Store::AcquireRelayRole) instead of failing.
+  bool standby = false;
+  // Time and sleep; nullptr means Clock::Real(). Not owned.
+  Clock* clock = nullptr;
+  // Seed of the jitter; 0 draws one from std::random_device.
+  std::uint64_t seed = 0;
+};
+
+// Counters since construction. Safe to read from any thread.
+struct RelayStats {
+  std::uint64_t published = 0;
+  std::uint64_t retried = 0;        // kRetry outcomes recorded
+  std::uint64_t unavailable = 0;    // kUnavailable outcomes (attempt not counted)
+  std::uint64_t dead_lettered = 0;
+  std::uint64_t batches = 0;        // Publish() calls
+  std::uint64_t claims = 0;         // Store::ClaimDue() calls
+  std::uint64_t settle_failures = 0;
+};
+
+class Relay {
+ public:
+  // `store` and `publisher` are not owned and must outlive the Relay.
+  Relay(Store& store, Publisher& publisher, RelayOptions options = {});
+  ~Relay();
+  Relay(const Relay&) = delete;
+  Relay& operator=(const Relay&) = delete;
+
+  // Acquires the relay role, then relays until Stop() is called (or, with
+  // exit_when_drained, until nothing is pending). On Stop() it publishes no
+  // new batch, waits for the deliveries of the one in flight, settles them
+  // and returns OK: nothing is lost, unsettled events stay pending. Returns
+  // an error only for a condition that retrying cannot fix (no schema, role
+  // refused); store and bus outages are retried with backoff.
+  // REQUIRES: called once, from one thread.
+  Status Run();
+
+  // Asks Run() to finish as described above. Thread-safe; returns at once.
+  void Stop();
+
+  RelayStats stats() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace herald
+
+#endif  // HERALD_RELAY_H_
