@@ -139,6 +139,9 @@ class Store {
 struct StoreOptions {
   // How long a statement waits for a lock held by another connection.
   std::chrono::milliseconds busy_timeout{5000};
+  // Create the database if it does not exist (for `herald migrate`). When
+  // false, opening a missing database is NotFound and creates nothing.
+  bool create_if_missing = false;
 };
 
 // Opens a store from a URL: "sqlite:PATH" (PATH may be relative, or
