@@ -11,7 +11,8 @@
 #define HERALD_RETURN_IF_ERROR(expr)                 \
   do {                                               \
     ::herald::Status herald_status_ = (expr);        \
-    if (!herald_status_.ok()) return herald_status_; \
+    if (!herald_status_.ok())                        \
+      return ::herald::internal::Propagated{std::move(herald_status_)}; \
   } while (0)
 
 // Evaluates `rexpr` (a Result<T>); on error returns its Status, else moves the

@@ -33,6 +33,7 @@ Result<int> Half(int x) {
 }
 
 Result<int> Quarter(int x) {
+  HERALD_RETURN_IF_ERROR(x < 0 ? InvalidArgument("negative") : OkStatus());
   HERALD_ASSIGN_OR_RETURN(int h, Half(x));
   HERALD_ASSIGN_OR_RETURN(int q, Half(h));
   return q;
@@ -48,6 +49,7 @@ Status CheckQuarter(int x) {
 TEST(StatusTest, MacrosPropagateIntoStatusAndResult) {
   EXPECT_EQ(Quarter(8).value(), 2);
   EXPECT_EQ(Quarter(6).error().code(), Code::kInvalidArgument);
+  EXPECT_EQ(Quarter(-4).error().message(), "negative");
   EXPECT_TRUE(CheckQuarter(8).ok());
   EXPECT_EQ(CheckQuarter(5).message(), "odd");
 }
