@@ -1,0 +1,636 @@
+// The relay engine against the SQLite store and a scripted bus. Events are
+// enqueued the way applications do it: a business row and the events in one
+// transaction on the application's own connection, committed or rolled back.
+// Time is virtual (FakeClock), so backoff and outages cost no real time.
+#include "herald/relay.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <future>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "herald/sqlite.h"
+#include "herald/store.h"
+#include "testing/fake_clock.h"
+#include "testing/faulty_store.h"
+#include "testing/scripted_publisher.h"
+
+namespace herald {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+using testing::FakeClock;
+using testing::FaultyStore;
+using testing::ScriptedPublisher;
+
+// A publisher that is handed more calls than this in one test has made the
+// relay spin: the guard stops the relay so that the test fails instead of
+// hanging.
+constexpr int kCallGuard = 20000;
+
+std::uint64_t SeedFromTestName() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = fmt::format("{}.{}", info->test_suite_name(), info->name());
+  std::uint64_t hash = 14695981039346656037ull;  // FNV-1a
+  for (unsigned char c : name) hash = (hash ^ c) * 1099511628211ull;
+  return hash;
+}
+
+std::set<EventId> IdsOf(const std::vector<Event>& events) {
+  std::set<EventId> ids;
+  for (const Event& e : events) ids.insert(e.id);
+  return ids;
+}
+
+class RelayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    seed_ = SeedFromTestName();
+    rng_.seed(seed_);
+    std::cout << "seed " << seed_ << "\n";
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace_if(name.begin(), name.end(), [](char c) { return !std::isalnum(c); }, '_');
+    path_ = std::filesystem::temp_directory_path() /
+            fmt::format("herald_relay_test_{}_{}.db", ::getpid(), name);
+    RemoveFiles();
+    store_ = OpenTestStore();
+    ASSERT_TRUE(store_->Migrate().ok());
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &app_), SQLITE_OK);
+    sqlite3_busy_timeout(app_, 5000);
+    Exec("CREATE TABLE business (id INTEGER PRIMARY KEY, note TEXT NOT NULL)");
+  }
+
+  void TearDown() override {
+    sqlite3_close(app_);
+    store_.reset();
+    RemoveFiles();
+  }
+
+  void RemoveFiles() {
+    for (const char* suffix : {"", "-wal", "-shm", "-relay.lock"}) {
+      std::error_code ignored;
+      std::filesystem::remove(path_.string() + suffix, ignored);
+    }
+  }
+
+  std::unique_ptr<Store> OpenTestStore() {
+    Result<std::unique_ptr<Store>> store =
+        OpenStore("sqlite:" + path_.string(), {.create_if_missing = true});
+    EXPECT_TRUE(store.has_value()) << store.error().ToString();
+    return std::move(store).value();
+  }
+
+  void Exec(const std::string& sql) {
+    char* error = nullptr;
+    ASSERT_EQ(sqlite3_exec(app_, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
+        << sql << ": " << (error != nullptr ? error : "");
+  }
+
+  // One application transaction: a business row and `events`, committed or
+  // rolled back.
+  void AppTransaction(const std::vector<Event>& events, bool commit) {
+    Exec("BEGIN IMMEDIATE");
+    Exec(fmt::format("INSERT INTO business (note) VALUES ('{} events')", events.size()));
+    for (const Event& event : events) {
+      Status s = sqlite::Enqueue(app_, event);
+      ASSERT_TRUE(s.ok()) << s.ToString();
+    }
+    Exec(commit ? "COMMIT" : "ROLLBACK");
+  }
+
+  // Commits `count` events, round-robin over `keys`, `per_transaction` per
+  // transaction. Returns them in enqueue order.
+  std::vector<Event> CommitEvents(int count, const std::vector<std::string>& keys,
+                                  int per_transaction = 1) {
+    std::vector<Event> all;
+    std::vector<Event> tx;
+    for (int i = 0; i < count; ++i) {
+      tx.push_back(Event::Make("orders", keys[i % keys.size()], "OrderPlaced",
+                               fmt::format(R"({{"n":{}}})", i)));
+      if (static_cast<int>(tx.size()) == per_transaction || i + 1 == count) {
+        AppTransaction(tx, /*commit=*/true);
+        all.insert(all.end(), tx.begin(), tx.end());
+        tx.clear();
+      }
+    }
+    return all;
+  }
+
+  static std::vector<std::string> Keys(int n, const std::string& prefix = "key-") {
+    std::vector<std::string> keys;
+    for (int i = 0; i < n; ++i) keys.push_back(prefix + std::to_string(i));
+    return keys;
+  }
+
+  RelayOptions Options() {
+    RelayOptions options;
+    options.batch_size = 100;
+    options.max_attempts = 0;
+    options.backoff_initial = milliseconds(100);
+    options.backoff_max = milliseconds(5000);
+    // Longer than any backoff: every wait for a retry then goes through the
+    // virtual clock, never through a real-time wait on the store.
+    options.poll_interval = milliseconds(60000);
+    options.exit_when_drained = true;
+    options.clock = &clock_;
+    options.seed = seed_;
+    return options;
+  }
+
+  // Runs a relay to completion on `store`. The publisher's call hook is
+  // replaced by `on_call` (may be empty) plus the spin guard.
+  Status RunRelay(Store& store, ScriptedPublisher& publisher, RelayOptions options,
+                  std::function<void(Relay&, int)> on_call = {}, RelayStats* stats = nullptr) {
+    Relay relay(store, publisher, options);
+    publisher.OnCall([&](int call) {
+      if (on_call) on_call(relay, call);
+      if (call > kCallGuard) relay.Stop();
+    });
+    Status status = relay.Run();
+    publisher.OnCall({});
+    EXPECT_LE(publisher.calls(), kCallGuard) << "the relay spun";
+    if (stats != nullptr) *stats = relay.stats();
+    return status;
+  }
+
+  OutboxStats StoreStats() {
+    Result<OutboxStats> stats = store_->Stats();
+    EXPECT_TRUE(stats.has_value()) << stats.error().ToString();
+    return stats.value_or(OutboxStats{});
+  }
+
+  // The ids still in the outbox, read through the application's connection.
+  std::set<EventId> PendingIds() {
+    std::set<EventId> ids;
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(app_, "SELECT event_id FROM herald_outbox", -1, &stmt, nullptr),
+              SQLITE_OK);
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      const char* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+      std::optional<EventId> id = EventId::Parse(text);
+      EXPECT_TRUE(id.has_value()) << text;
+      if (id) ids.insert(*id);
+    }
+    sqlite3_finalize(stmt);
+    return ids;
+  }
+
+  std::vector<DeadLetter> DeadLetters() {
+    DeadLetterFilter all;
+    all.all = true;
+    Result<std::vector<DeadLetter>> dead = store_->ListDeadLetters(all, 1000);
+    EXPECT_TRUE(dead.has_value()) << dead.error().ToString();
+    return dead.value_or(std::vector<DeadLetter>{});
+  }
+
+  // For each key, the ids of `events` in enqueue order.
+  static std::map<std::string, std::vector<EventId>> EnqueueOrderByKey(
+      const std::vector<Event>& events) {
+    std::map<std::string, std::vector<EventId>> order;
+    for (const Event& e : events) order[e.key].push_back(e.id);
+    return order;
+  }
+
+  std::uint64_t seed_ = 0;
+  std::mt19937_64 rng_;
+  std::filesystem::path path_;
+  std::unique_ptr<Store> store_;
+  sqlite3* app_ = nullptr;
+  FakeClock clock_;
+};
+
+// ---- I1: published if and only if committed -------------------------------
+
+TEST_F(RelayTest, I1DeliversExactlyTheCommittedTransactions) {
+  ScriptedPublisher publisher;
+  std::bernoulli_distribution rolled_back(0.2);
+  std::vector<Event> committed;
+  std::vector<Event> discarded;
+
+  // The relay runs while the application writes, so a rolled-back
+  // transaction's rows are never visible to it, not even for a moment.
+  Relay relay(*store_, publisher, [&] {
+    RelayOptions options = Options();
+    options.exit_when_drained = false;
+    options.poll_interval = milliseconds(20);
+    return options;
+  }());
+  auto run = std::async(std::launch::async, [&] { return relay.Run(); });
+  const std::vector<std::string> keys = Keys(7);
+  for (int tx = 0; tx < 150; ++tx) {
+    std::vector<Event> events;
+    const int n = 1 + static_cast<int>(rng_() % 3);
+    for (int i = 0; i < n; ++i) {
+      events.push_back(Event::Make("orders", keys[rng_() % keys.size()], "OrderPlaced", "{}"));
+    }
+    const bool commit = !rolled_back(rng_);
+    AppTransaction(events, commit);
+    (commit ? committed : discarded).insert((commit ? committed : discarded).end(),
+                                            events.begin(), events.end());
+  }
+  ASSERT_FALSE(discarded.empty());
+
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (publisher.DeliveredIds().size() < committed.size() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  // A drain pass after the last commit catches anything a concurrent claim
+  // could have missed.
+  relay.Stop();
+  ASSERT_TRUE(run.get().ok());
+  ASSERT_TRUE(RunRelay(*store_, publisher, Options()).ok());
+
+  EXPECT_EQ(publisher.DeliveredIds(), IdsOf(committed));
+  EXPECT_TRUE(publisher.Duplicates().empty());
+  EXPECT_EQ(StoreStats().pending, 0);
+}
+
+// ---- I2: every committed event is delivered, whatever happens --------------
+
+TEST_F(RelayTest, I2NothingIsLostThroughBusFaultsAndCrashes) {
+  std::vector<Event> events = CommitEvents(300, Keys(10), /*per_transaction=*/3);
+  ScriptedPublisher publisher;
+  publisher.ConfirmOutOfOrder(seed_);
+  publisher.DownUntil(clock_, clock_.Now() + minutes(10));
+  for (int call : {2, 5, 9}) publisher.FailCall(call);
+  std::set<EventId> lost;
+  for (int i = 0; i < 5; ++i) {
+    const Event& e = events[rng_() % events.size()];
+    publisher.LoseConfirmation(e.id);
+    lost.insert(e.id);
+  }
+
+  // Crash 1: the relay dies after publishing a batch, before settling it.
+  {
+    FaultyStore faulty(*store_);
+    Relay* running = nullptr;
+    faulty.OnSettle([&](int n) {
+      if (n == 3) running->Stop();
+    });
+    faulty.FailSettles(3, 1000, Unavailable("connection lost"));
+    RelayStats stats;
+    ASSERT_TRUE(RunRelay(faulty, publisher, Options(),
+                         [&](Relay& relay, int) { running = &relay; }, &stats)
+                    .ok());
+    EXPECT_GE(stats.settle_failures, 1u);
+    EXPECT_GE(stats.unavailable, 1u) << "the outage was not met";
+  }
+  const std::int64_t pending_after_first = StoreStats().pending;
+  EXPECT_GT(pending_after_first, 0);
+
+  // Crash 2: a fresh store and relay on the same file; this one dies while a
+  // call is failing on the bus.
+  store_.reset();
+  store_ = OpenTestStore();
+  const int crash_call = publisher.calls() + 3;
+  publisher.FailCall(crash_call);
+  ASSERT_TRUE(RunRelay(*store_, publisher, Options(), [&](Relay& relay, int call) {
+                if (call == crash_call) relay.Stop();
+              }).ok());
+  EXPECT_GT(StoreStats().pending, 0);
+
+  // Recovery: a third relay drains the outbox.
+  store_.reset();
+  store_ = OpenTestStore();
+  ASSERT_TRUE(RunRelay(*store_, publisher, Options()).ok());
+
+  std::set<EventId> delivered = publisher.DeliveredIds();
+  for (const Event& e : events) EXPECT_TRUE(delivered.contains(e.id)) << e.id.ToString();
+  EXPECT_EQ(delivered.size(), events.size());
+  EXPECT_EQ(StoreStats().pending, 0);
+  EXPECT_TRUE(DeadLetters().empty());
+  for (const EventId& id : lost) EXPECT_TRUE(publisher.Duplicates().contains(id));
+}
+
+// ---- I3: per-key order, and a failing key holds back only itself -----------
+
+class RelayOrderTest : public RelayTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(RelayOrderTest, I3FirstDeliveriesFollowEnqueueOrderPerKey) {
+  std::vector<std::string> keys = Keys(25);
+  keys.push_back("");  // events without a key have no order to keep
+  std::vector<Event> events;
+  for (int tx = 0; tx < 120; ++tx) {
+    std::vector<Event> batch;
+    for (int i = 0; i < 4; ++i) {
+      batch.push_back(Event::Make("orders", keys[rng_() % keys.size()], "OrderPlaced", "{}"));
+    }
+    AppTransaction(batch, true);
+    events.insert(events.end(), batch.begin(), batch.end());
+  }
+  ScriptedPublisher publisher({.keeps_key_order = GetParam()});
+  publisher.FailRandomly(0.25, seed_);
+  publisher.ConfirmOutOfOrder(seed_ + 1);
+  for (int i = 0; i < 10; ++i) publisher.LoseConfirmation(events[rng_() % events.size()].id);
+
+  RelayOptions options = Options();
+  options.batch_size = 64;
+  ASSERT_TRUE(RunRelay(*store_, publisher, options).ok());
+
+  std::map<std::string, std::vector<EventId>> delivered = publisher.FirstDeliveryOrderByKey();
+  std::map<std::string, std::vector<EventId>> expected = EnqueueOrderByKey(events);
+  for (const auto& [key, ids] : expected) {
+    if (key.empty()) continue;
+    EXPECT_EQ(delivered[key], ids) << "key " << key;
+  }
+  EXPECT_EQ(publisher.DeliveredIds(), IdsOf(events));
+  EXPECT_EQ(StoreStats().pending, 0);
+}
+
+TEST_P(RelayOrderTest, I3AFailingKeyHoldsBackOnlyItself) {
+  std::vector<Event> stuck = CommitEvents(2, {"stuck"});
+  std::vector<Event> others = CommitEvents(200, Keys(10));
+  ScriptedPublisher publisher({.keeps_key_order = GetParam()});
+  publisher.Fail([&](const Event& e) { return e.id == stuck[0].id; }, "leader not available", 3);
+
+  RelayOptions options = Options();
+  options.max_attempts = 10;
+  options.batch_size = 500;
+  ASSERT_TRUE(RunRelay(*store_, publisher, options).ok());
+
+  // The head of "stuck" was offered 4 times (3 failures, then success).
+  std::vector<int> stuck_calls;
+  for (const testing::Offer& offer : publisher.offers()) {
+    if (offer.id == stuck[0].id) stuck_calls.push_back(offer.call);
+  }
+  ASSERT_EQ(stuck_calls.size(), 4u);
+  // Every other key was fully delivered before the stuck head's first retry.
+  std::map<EventId, int> first_call;
+  for (const testing::Arrival& a : publisher.arrivals()) first_call.emplace(a.id, a.call);
+  for (const Event& e : others) {
+    ASSERT_TRUE(first_call.contains(e.id));
+    EXPECT_LT(first_call[e.id], stuck_calls[1]) << "key " << e.key << " waited for 'stuck'";
+  }
+  // And "stuck" itself kept its order: its second event came after the head.
+  EXPECT_EQ(publisher.FirstDeliveryOrderByKey()["stuck"],
+            std::vector<EventId>({stuck[0].id, stuck[1].id}));
+  EXPECT_GE(first_call[stuck[1].id], stuck_calls.back());
+}
+
+INSTANTIATE_TEST_SUITE_P(Publishers, RelayOrderTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& param) {
+                           return param.param ? "KeepsKeyOrder" : "OneEventPerKeyInFlight";
+                         });
+
+// ---- I4: duplicates only from lost confirmations, with the same id ---------
+
+TEST_F(RelayTest, I4NoFaultsMeansExactlyOnce) {
+  std::vector<Event> events = CommitEvents(500, Keys(40), 10);
+  ScriptedPublisher publisher;
+  publisher.ConfirmOutOfOrder(seed_);
+  ASSERT_TRUE(RunRelay(*store_, publisher, Options()).ok());
+  EXPECT_EQ(publisher.arrivals().size(), events.size());
+  EXPECT_EQ(publisher.DeliveredIds(), IdsOf(events));
+  EXPECT_TRUE(publisher.Duplicates().empty());
+}
+
+TEST_F(RelayTest, I4LostConfirmationsAreTheOnlyDuplicates) {
+  std::vector<Event> events = CommitEvents(500, Keys(40), 10);
+  std::shuffle(events.begin(), events.end(), rng_);
+  constexpr int kLost = 7;
+  ScriptedPublisher publisher;
+  std::map<EventId, int> expected;
+  for (int i = 0; i < kLost; ++i) {
+    publisher.LoseConfirmation(events[i].id);
+    expected[events[i].id] = 2;
+  }
+  ASSERT_TRUE(RunRelay(*store_, publisher, Options()).ok());
+  EXPECT_EQ(publisher.Duplicates(), expected);
+  EXPECT_EQ(publisher.arrivals().size(), events.size() + kLost);
+  // Both deliveries of a duplicate are the same event: same id, key, topic.
+  std::map<EventId, std::set<std::pair<std::string, std::string>>> seen;
+  for (const testing::Arrival& a : publisher.arrivals()) seen[a.id].insert({a.key, a.topic});
+  for (const auto& [id, variants] : seen) EXPECT_EQ(variants.size(), 1u);
+  EXPECT_EQ(StoreStats().pending, 0);
+}
+
+// ---- I6: poison is isolated and nothing spins -------------------------------
+
+TEST_F(RelayTest, I6RejectedEventIsDeadLetteredAndOthersFlow) {
+  std::vector<Event> events = CommitEvents(60, {"a", "b", "c", ""}, 4);
+  const Event& poison = events[4];  // key "a", with later "a" events behind it
+  ASSERT_EQ(poison.key, "a");
+  ScriptedPublisher publisher;
+  publisher.Reject(poison.id, "message too large");
+
+  RelayStats stats;
+  ASSERT_TRUE(RunRelay(*store_, publisher, Options(), {}, &stats).ok());
+
+  std::vector<DeadLetter> dead = DeadLetters();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].event.id, poison.id);
+  EXPECT_EQ(dead[0].error, "message too large");
+  std::set<EventId> expected = IdsOf(events);
+  expected.erase(poison.id);
+  EXPECT_EQ(publisher.DeliveredIds(), expected);
+  EXPECT_EQ(StoreStats().pending, 0);
+  EXPECT_EQ(stats.dead_lettered, 1u);
+  int offered = 0;
+  for (const testing::Offer& offer : publisher.offers()) offered += offer.id == poison.id;
+  EXPECT_EQ(offered, 1) << "a rejected event is not retried";
+}
+
+TEST_F(RelayTest, I6MaxAttemptsDeadLettersAfterExactlyThatManyAttempts) {
+  std::vector<Event> events = CommitEvents(30, {"a", "b", "c"});
+  const Event& poison = events[0];
+  constexpr int kMaxAttempts = 5;
+  ScriptedPublisher publisher;
+  publisher.Fail([&](const Event& e) { return e.id == poison.id; }, "timed out");
+
+  RelayOptions options = Options();
+  options.max_attempts = kMaxAttempts;
+  ASSERT_TRUE(RunRelay(*store_, publisher, options).ok());
+
+  std::vector<DeadLetter> dead = DeadLetters();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].event.id, poison.id);
+  EXPECT_EQ(dead[0].error, fmt::format("gave up after {} attempts: timed out", kMaxAttempts));
+  EXPECT_EQ(dead[0].attempts, kMaxAttempts);
+  int offered = 0;
+  for (const testing::Offer& offer : publisher.offers()) offered += offer.id == poison.id;
+  EXPECT_EQ(offered, kMaxAttempts);
+  std::set<EventId> expected = IdsOf(events);
+  expected.erase(poison.id);
+  EXPECT_EQ(publisher.DeliveredIds(), expected);
+  // Nothing spins: the poison's attempts plus one call per later event of
+  // its key (one in flight per key) plus the first wave of the others.
+  EXPECT_LE(publisher.calls(), kMaxAttempts + 10 + 10);
+}
+
+// ---- I8: bounded batches, and a down bus costs a probe per interval --------
+
+TEST_F(RelayTest, I8BacklogDrainsInBoundedBatches) {
+  std::vector<Event> events = CommitEvents(20000, Keys(250), 500);
+  ScriptedPublisher publisher;
+  RelayStats stats;
+  ASSERT_TRUE(RunRelay(*store_, publisher, Options(), {}, &stats).ok());
+  EXPECT_EQ(publisher.max_call_size(), 100u);
+  EXPECT_EQ(publisher.DeliveredIds().size(), events.size());
+  EXPECT_TRUE(publisher.Duplicates().empty());
+  // 200 full batches and the claim that found the outbox empty.
+  EXPECT_EQ(stats.claims, 201u);
+  EXPECT_EQ(StoreStats().pending, 0);
+}
+
+TEST_F(RelayTest, I8DownBusCostsOneProbePerBackoffInterval) {
+  std::vector<Event> events = CommitEvents(50, Keys(5));
+  const auto outage = std::chrono::hours(2);
+  ScriptedPublisher publisher;
+  publisher.DownUntil(clock_, clock_.Now() + outage);
+  FaultyStore counted(*store_);
+
+  RelayOptions options = Options();
+  options.max_attempts = 3;  // an outage is not the events' fault
+  options.backoff_initial = milliseconds(200);
+  options.backoff_max = milliseconds(30000);
+  RelayStats stats;
+  ASSERT_TRUE(RunRelay(counted, publisher, options, {}, &stats).ok());
+
+  EXPECT_EQ(publisher.DeliveredIds(), IdsOf(events));
+  EXPECT_TRUE(DeadLetters().empty());
+  // Full jitter averages half the 30 s cap once it is reached, after about
+  // eight doubling probes: about 480 probes in two hours. Without a breaker
+  // the relay would claim once per publish, without bound.
+  const auto mean_delay = options.backoff_max / 2;
+  const int expected = static_cast<int>(outage / mean_delay) + 8;
+  EXPECT_LE(counted.claims(), expected * 3 / 2);
+  EXPECT_GE(counted.claims(), expected / 2);
+  EXPECT_EQ(stats.claims, static_cast<std::uint64_t>(counted.claims()));
+  // Each probe was one claim and one call: every claim but the last two (the
+  // one that delivered everything, the one that found nothing) met the outage.
+  std::set<int> down_calls;
+  for (const testing::Offer& offer : publisher.offers()) {
+    if (offer.outcome == Outcome::kUnavailable) down_calls.insert(offer.call);
+  }
+  EXPECT_EQ(static_cast<int>(down_calls.size()), counted.claims() - 2);
+}
+
+// ---- shutdown and settlement failures -----------------------------------------
+
+TEST_F(RelayTest, StopDuringAWaveSettlesItsDeliveriesAndLeavesTheRestPending) {
+  std::vector<Event> events = CommitEvents(60, Keys(60));
+  ScriptedPublisher publisher;
+  publisher.ConfirmSlowly(milliseconds(3));
+  RelayOptions options = Options();
+  options.batch_size = 20;
+  options.exit_when_drained = false;
+
+  // Stop() comes from this thread while call 2 is in flight; the call's
+  // confirmations arrive afterwards, from the publisher's own thread.
+  std::promise<void> in_call_two;
+  std::promise<void> stopped;
+  std::shared_future<void> stopped_future = stopped.get_future().share();
+  Relay relay(*store_, publisher, options);
+  publisher.OnCall([&](int call) {
+    if (call == 2) {
+      in_call_two.set_value();
+      stopped_future.wait();
+    }
+  });
+  auto run = std::async(std::launch::async, [&] { return relay.Run(); });
+  in_call_two.get_future().wait();
+  relay.Stop();
+  stopped.set_value();
+  ASSERT_TRUE(run.get().ok());
+  publisher.OnCall({});
+
+  EXPECT_EQ(publisher.calls(), 2);
+  std::set<EventId> delivered = publisher.DeliveredIds();
+  EXPECT_EQ(delivered.size(), 40u);
+  std::set<EventId> expected_pending;
+  for (const Event& e : events) {
+    if (!delivered.contains(e.id)) expected_pending.insert(e.id);
+  }
+  EXPECT_EQ(PendingIds(), expected_pending) << "confirmed events must be gone, the rest pending";
+
+  ASSERT_TRUE(RunRelay(*store_, publisher, Options()).ok());
+  EXPECT_EQ(publisher.DeliveredIds(), IdsOf(events));
+  EXPECT_TRUE(publisher.Duplicates().empty());
+  EXPECT_TRUE(PendingIds().empty());
+}
+
+TEST_F(RelayTest, StopBeforeRunReturnsAtOnce) {
+  CommitEvents(5, Keys(5));
+  ScriptedPublisher publisher;
+  Relay relay(*store_, publisher, Options());
+  relay.Stop();
+  EXPECT_TRUE(relay.Run().ok());
+  EXPECT_EQ(publisher.calls(), 0);
+  EXPECT_EQ(StoreStats().pending, 5);
+}
+
+TEST_F(RelayTest, FailedSettlementIsRetriedThenDroppedWithoutLoss) {
+  std::vector<Event> events = CommitEvents(40, Keys(40));
+  ScriptedPublisher publisher;
+  FaultyStore faulty(*store_);
+  faulty.FailSettles(1, 2, Unavailable("database is locked"));  // retried, then applied
+  faulty.FailSettles(4, 8, Unavailable("disk I/O error"));  // five tries: dropped
+  RelayOptions options = Options();
+  options.batch_size = 10;
+  RelayStats stats;
+  ASSERT_TRUE(RunRelay(faulty, publisher, options, {}, &stats).ok());
+  // The second batch's settlement failed for good; its events stayed pending
+  // and the drain pass published them again.
+  EXPECT_EQ(stats.settle_failures, 2u + 5u);
+  EXPECT_EQ(publisher.DeliveredIds(), IdsOf(events));
+  EXPECT_EQ(publisher.Duplicates().size(), 10u);
+  EXPECT_EQ(StoreStats().pending, 0);
+}
+
+TEST_F(RelayTest, StoreOutagesAreRetriedAndLastingErrorsReturned) {
+  std::vector<Event> events = CommitEvents(20, Keys(4));
+  ScriptedPublisher publisher;
+  {
+    FaultyStore faulty(*store_);
+    faulty.FailClaims(1, 4, Unavailable("database is locked"));
+    ASSERT_TRUE(RunRelay(faulty, publisher, Options()).ok());
+    EXPECT_EQ(publisher.DeliveredIds(), IdsOf(events));
+    EXPECT_GT(faulty.claims(), 4);
+  }
+  {
+    CommitEvents(3, Keys(1));
+    FaultyStore faulty(*store_);
+    faulty.FailClaims(1, 1, FailedPrecondition("no herald schema; run `herald migrate`"));
+    Status status = RunRelay(faulty, publisher, Options());
+    EXPECT_EQ(status.code(), Code::kFailedPrecondition) << status.ToString();
+    EXPECT_EQ(faulty.claims(), 1);
+    EXPECT_EQ(StoreStats().pending, 3);
+  }
+}
+
+TEST_F(RelayTest, SecondRelayOnTheFileIsRefusedOrWaitsAsStandby) {
+  std::unique_ptr<Store> other = OpenTestStore();
+  ASSERT_TRUE(store_->AcquireRelayRole(false, {}).ok());
+  ScriptedPublisher publisher;
+
+  Relay refused(*other, publisher, Options());
+  EXPECT_EQ(refused.Run().code(), Code::kFailedPrecondition);
+
+  RelayOptions standby_options = Options();
+  standby_options.standby = true;
+  Relay standby(*other, publisher, standby_options);
+  auto run = std::async(std::launch::async, [&] { return standby.Run(); });
+  standby.Stop();
+  EXPECT_TRUE(run.get().ok());
+  EXPECT_EQ(publisher.calls(), 0);
+}
+
+}  // namespace
+}  // namespace herald
