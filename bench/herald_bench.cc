@@ -233,7 +233,8 @@ Args Parse(int argc, char** argv) {
 int main(int argc, char** argv) {
   Args args = Parse(argc, argv);
   std::filesystem::path dir =
-      args.dir.empty() ? std::filesystem::temp_directory_path() / "herald-bench" : args.dir;
+      args.dir.empty() ? std::filesystem::temp_directory_path() / "herald-bench"
+                      : std::filesystem::path(args.dir);
   std::filesystem::create_directories(dir);
   std::filesystem::path db = dir / "bench.db";
   std::filesystem::path sink = dir / "sink.jsonl";

@@ -79,9 +79,9 @@ std::size_t CountNewlines(const std::filesystem::path& path) {
 class EndToEndTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ProcessResult r = Run({HERALD_BINARY, "migrate", "--db", db_url_}, dir_.path());
+    ProcessResult r = RunProgram({HERALD_BINARY, "migrate", "--db", db_url_}, dir_.path());
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    r = Run({HERALD_PRODUCER, "--db", db_path_.string(), "--count", std::to_string(kEvents),
+    r = RunProgram({HERALD_PRODUCER, "--db", db_path_.string(), "--count", std::to_string(kEvents),
              "--accounts", "50", "--rollback-ratio", "0.2", "--seed", "20261129", "--manifest",
              manifest_path_.string()},
             dir_.path());
@@ -101,7 +101,7 @@ class EndToEndTest : public ::testing::Test {
   }
 
   void ExpectNothingPending() {
-    ProcessResult r = Run({HERALD_BINARY, "status", "--db", db_url_, "--json"}, dir_.path());
+    ProcessResult r = RunProgram({HERALD_BINARY, "status", "--db", db_url_, "--json"}, dir_.path());
     ASSERT_EQ(r.exit_code, 0) << r.err;
     nlohmann::json status = nlohmann::json::parse(r.out);
     EXPECT_EQ(status.at("pending"), 0);
@@ -126,7 +126,7 @@ class EndToEndTest : public ::testing::Test {
 };
 
 TEST_F(EndToEndTest, RelayDeliversExactlyTheCommittedEventsOnceInKeyOrder) {
-  ProcessResult r = Run(RelayArgs({"--exit-when-drained"}), dir_.path());
+  ProcessResult r = RunProgram(RelayArgs({"--exit-when-drained"}), dir_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Sink sink = ReadSink(sink_path_);
   ExpectExactlyTheCommittedEventsInKeyOrder(sink);
@@ -151,7 +151,7 @@ TEST_F(EndToEndTest, SigkillInTheMiddleOfADrainLosesNothing) {
   ASSERT_GE(at_kill, 300u);
   ASSERT_LT(at_kill, manifest_.ids.size()) << "the relay finished before it could be killed";
 
-  ProcessResult r = Run(RelayArgs({"--exit-when-drained"}), dir_.path());
+  ProcessResult r = RunProgram(RelayArgs({"--exit-when-drained"}), dir_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Sink sink = ReadSink(sink_path_);
   ExpectExactlyTheCommittedEventsInKeyOrder(sink);
@@ -166,7 +166,7 @@ TEST_F(EndToEndTest, SecondRelayIsRefusedOrWaitsAsStandbyAndTakesOver) {
   while (CountNewlines(sink_path_) < 50) std::this_thread::sleep_for(1ms);
 
   // Without --standby: refused with a clear line, nothing published by it.
-  ProcessResult refused = Run(RelayArgs({"--exit-when-drained"}), dir_.path());
+  ProcessResult refused = RunProgram(RelayArgs({"--exit-when-drained"}), dir_.path());
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.err.find("--standby"), std::string::npos) << refused.err;
 

@@ -126,7 +126,7 @@ ProcessResult Process::Wait(std::chrono::milliseconds timeout) {
   return result_;
 }
 
-ProcessResult Run(std::vector<std::string> argv, const std::filesystem::path& dir,
+ProcessResult RunProgram(std::vector<std::string> argv, const std::filesystem::path& dir,
                   std::map<std::string, std::string> env, std::chrono::milliseconds timeout) {
   Process p(std::move(argv), dir, std::move(env));
   return p.Wait(timeout);

@@ -45,7 +45,7 @@ class Process {
 };
 
 // Runs to completion and returns what it printed.
-ProcessResult Run(std::vector<std::string> argv, const std::filesystem::path& dir,
+ProcessResult RunProgram(std::vector<std::string> argv, const std::filesystem::path& dir,
                   std::map<std::string, std::string> env = {},
                   std::chrono::milliseconds timeout = std::chrono::seconds(120));
 

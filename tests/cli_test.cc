@@ -1,0 +1,494 @@
+// The `herald` program end to end: each test runs the built binary against
+// databases in a fresh temporary directory and checks its exit code, its
+// output and what it did to the database.
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "herald/clock.h"
+#include "herald/event.h"
+#include "herald/store.h"
+#include "support/process.h"
+
+namespace herald {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+using test::ProcessResult;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// Every variable the program reads, cleared so the caller's environment
+// cannot leak into a test.
+const std::vector<std::string> kHeraldVariables = {
+    "HERALD_CONFIG",          "HERALD_DB",
+    "HERALD_PUBLISHER",       "HERALD_PUBLISHER_OPTIONS",
+    "HERALD_BATCH_SIZE",      "HERALD_MAX_ATTEMPTS",
+    "HERALD_BACKOFF_INITIAL", "HERALD_BACKOFF_MAX",
+    "HERALD_POLL_INTERVAL",   "HERALD_LOG_LEVEL",
+    "HERALD_STANDBY",         "HERALD_EXIT_WHEN_DRAINED"};
+
+using Env = std::map<std::string, std::string>;
+
+class CliTest : public ::testing::Test {
+ protected:
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string DbUrl(const std::string& name = "app.db") const { return "sqlite:" + Path(name); }
+
+  ProcessResult Herald(std::vector<std::string> args, const Env& extra = {}) const {
+    Env env;
+    for (const std::string& name : kHeraldVariables) env[name] = "";
+    for (const auto& [k, v] : extra) env[k] = v;
+    args.insert(args.begin(), HERALD_BINARY);
+    return test::RunProgram(std::move(args), dir_.path(), env, std::chrono::seconds(60));
+  }
+
+  void Migrate(const std::string& name = "app.db") const {
+    ProcessResult r = Herald({"migrate", "--db", DbUrl(name)});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+
+  std::unique_ptr<Store> OpenTestStore(const std::string& name = "app.db") const {
+    auto store = OpenStore(DbUrl(name));
+    EXPECT_TRUE(store.has_value()) << store.error().ToString();
+    return store.has_value() ? std::move(*store) : nullptr;
+  }
+
+  std::vector<PendingEvent> Pending(const std::string& name = "app.db") const {
+    auto store = OpenTestStore(name);
+    auto claim = store->ClaimDue(Clock::Real().Now() + std::chrono::hours(1), 10000);
+    EXPECT_TRUE(claim.has_value()) << claim.error().ToString();
+    return claim.has_value() ? claim->events : std::vector<PendingEvent>{};
+  }
+
+  // Moves every pending event of the database to the dead-letter table.
+  void KillAllPending(const std::string& error, const std::string& name = "app.db") const {
+    auto store = OpenTestStore(name);
+    auto claim = store->ClaimDue(Clock::Real().Now() + std::chrono::hours(1), 10000);
+    ASSERT_TRUE(claim.has_value());
+    Settlement settlement;
+    for (const PendingEvent& p : claim->events) settlement.dead.push_back({p.seq, error});
+    ASSERT_TRUE(store->Settle(settlement, Clock::Real().Now()).ok());
+  }
+
+  std::string WriteFile(const std::string& name, const std::string& text) const {
+    std::ofstream(dir_ / name) << text;
+    return Path(name);
+  }
+
+  static void ExpectUsageError(const ProcessResult& r, std::string_view what = "") {
+    EXPECT_EQ(r.exit_code, 2) << "stderr: " << r.err;
+    EXPECT_THAT(r.err, StartsWith("herald: error: "));
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    if (!what.empty()) {
+      EXPECT_THAT(r.err, HasSubstr(std::string(what)));
+    }
+  }
+
+  test::TempDir dir_;
+};
+
+TEST_F(CliTest, MigrateTwiceIsHarmless) {
+  for (int i = 0; i < 2; ++i) {
+    ProcessResult r = Herald({"migrate", "--db", DbUrl()});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, fmt::format("schema is at version 1 in {}\n", DbUrl()));
+    EXPECT_EQ(r.err, "");
+  }
+  auto store = OpenTestStore();
+  EXPECT_TRUE(store->CheckSchema().ok());
+}
+
+TEST_F(CliTest, HelpAndVersionExitZero) {
+  ProcessResult version = Herald({"--version"});
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_THAT(version.out, HasSubstr("0."));
+  for (std::vector<std::string> args : {std::vector<std::string>{"--help"},
+                                        {"relay", "--help"},
+                                        {"dlq", "--help"},
+                                        {"dlq", "retry", "--help"},
+                                        {"enqueue", "--help"},
+                                        {"status", "--help"},
+                                        {"migrate", "--help"}}) {
+    ProcessResult r = Herald(args);
+    EXPECT_EQ(r.exit_code, 0) << args.front();
+    EXPECT_THAT(r.out, HasSubstr("Usage")) << args.front();
+  }
+  EXPECT_THAT(Herald({"relay", "--help"}).out, HasSubstr("--poll-interval"));
+  EXPECT_THAT(Herald({"dlq", "retry", "--help"}).out, HasSubstr("--topic"));
+}
+
+struct BadCase {
+  std::vector<std::string> args;  // "{db}" and "{dir}" are replaced
+  Env env;
+  std::string message;  // part of the one error line
+};
+
+// Bad input of every kind: exit code 2, one line on stderr, and the database
+// byte-for-byte as it was (or, when it did not exist, still not there).
+TEST_F(CliTest, BadInputExitsTwoWithOneLineAndTouchesNothing) {
+  Migrate();
+  ASSERT_EQ(Herald({"enqueue", "--db", DbUrl(), "--topic", "t", "--payload", "{}"}).exit_code, 0);
+  std::string before = test::ReadFile(Path("app.db"));
+  ASSERT_FALSE(before.empty());
+  {
+    auto store = OpenStore(DbUrl("empty.db"), StoreOptions{.create_if_missing = true});
+    ASSERT_TRUE(store.has_value());  // a database without Herald's schema
+  }
+  std::string empty_before = test::ReadFile(Path("empty.db"));
+  std::string bad_key_toml = WriteFile("bad.toml", "db = \"x\"\nbach_size = 3\n");
+
+  const std::vector<BadCase> cases = {
+      {{}, {}, "missing command"},
+      {{"frobnicate"}, {}, "frobnicate"},
+      {{"status", "--db", "{db}", "--bogus"}, {}, "--bogus"},
+      {{"status", "--db", "app.db"}, {}, "'app.db'"},
+      {{"status", "--db", "postgress://x/y"}, {}, "postgress"},
+      {{"status", "--db", "sqlite:{dir}/missing.db"}, {}, "missing.db"},
+      {{"relay", "--db", "sqlite:{dir}/missing.db", "--publisher", "stdout:"}, {}, "missing.db"},
+      {{"enqueue", "--db", "sqlite:{dir}/missing.db", "--topic", "t"}, {}, "missing.db"},
+      {{"dlq", "list", "--db", "sqlite:{dir}/missing.db"}, {}, "missing.db"},
+      {{"status", "--db", "sqlite:{dir}/empty.db"}, {}, "herald migrate"},
+      {{"relay", "--db", "sqlite:{dir}/empty.db", "--publisher", "stdout:"}, {}, "herald migrate"},
+      {{"enqueue", "--db", "sqlite:{dir}/empty.db", "--topic", "t"}, {}, "herald migrate"},
+      {{"relay", "--db", "{db}", "--publisher", "kafak://x"},
+       {},
+       "unknown publisher scheme 'kafak'"},
+      {{"relay", "--db", "{db}", "--publisher", "file:"}, {}, "empty path"},
+      {{"relay", "--db", "{db}", "--publisher", "file:{dir}/no/such/dir.jsonl"},
+       {},
+       "No such file"},
+      {{"relay", "--db", "{db}"}, {}, "--publisher"},
+      {{"relay", "--db", "{db}", "--publisher", "stdout:", "--batch-size", "abc"},
+       {},
+       "--batch-size"},
+      {{"relay", "--db", "{db}", "--publisher", "stdout:", "--poll-interval", "5x"}, {}, "5x"},
+      {{"relay", "--db", "{db}", "--publisher", "stdout:"},
+       {{"HERALD_MAX_ATTEMPTS", "-1"}},
+       "HERALD_MAX_ATTEMPTS"},
+      {{"relay", "--db", "{db}", "--publisher", "stdout:", "--publisher-option", "x"}, {}, "'x'"},
+      {{"status"}, {}, "--db"},
+      {{"status", "--db", "{db}", "--log-level", "verbose"}, {}, "verbose"},
+      {{"status", "--db", "{db}", "--config", "{dir}/nope.toml"}, {}, "nope.toml"},
+      {{"status", "--db", "{db}"}, {{"HERALD_CONFIG", bad_key_toml}}, "bach_size"},
+      {{"dlq", "retry", "--db", "{db}"}, {}, "--all"},
+      {{"dlq", "purge", "--db", "{db}", "--all", "--topic", "t"}, {}, "only one"},
+      {{"dlq", "retry", "--db", "{db}", "--id", "not-a-uuid"}, {}, "not-a-uuid"},
+      {{"dlq", "list", "--db", "{db}", "--limit", "0"}, {}, "--limit"},
+      {{"dlq"}, {}, "list, retry or purge"},
+      {{"enqueue", "--db", "{db}"}, {}, "--topic"},
+      {{"enqueue", "--db", "{db}", "--topic", "t", "--payload", "{bad"}, {}, "not valid JSON"},
+      {{"enqueue", "--db", "{db}", "--topic", "t", "--header", "novalue"}, {}, "novalue"},
+      {{"enqueue", "--db", "{db}", "--topic", "", "--payload", "{}"}, {}, "topic"},
+      {{"enqueue", "--db", "{db}", "--jsonl", "{dir}/none.jsonl"}, {}, "none.jsonl"},
+      {{"enqueue", "--db", "{db}", "--jsonl", "x.jsonl", "--topic", "t"}, {}, "--topic"},
+      {{"migrate", "--db", "sqlite:"}, {}, "sqlite:"},
+      {{"migrate", "--db", "nosuch:{dir}/x.db"}, {}, "nosuch"},
+  };
+  for (const BadCase& c : cases) {
+    std::vector<std::string> args;
+    for (std::string a : c.args) {
+      if (a == "{db}") a = DbUrl();
+      if (auto at = a.find("{dir}"); at != std::string::npos)
+        a.replace(at, 5, dir_.path().string());
+      args.push_back(a);
+    }
+    SCOPED_TRACE(fmt::format("herald {}", fmt::join(args, " ")));
+    ExpectUsageError(Herald(args, c.env), c.message);
+    EXPECT_EQ(test::ReadFile(Path("app.db")), before);
+    EXPECT_EQ(test::ReadFile(Path("empty.db")), empty_before);
+    EXPECT_FALSE(fs::exists(Path("missing.db")));
+    EXPECT_FALSE(fs::exists(Path("x.db")));
+  }
+  EXPECT_EQ(Pending().size(), 1u);
+}
+
+TEST_F(CliTest, EnqueueFromFlagsPrintsTheIdAndStoresEveryField) {
+  Migrate();
+  ProcessResult r = Herald({"enqueue", "--db", DbUrl(), "--topic", "transactions", "--key",
+                            "acct-1", "--type", "TransactionCreated", "--payload",
+                            R"({"amount": 5})", "--header", "tenant=t1", "--header", "trace=a=b"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(r.out.size(), 37u) << r.out;
+  std::optional<EventId> id = EventId::Parse(r.out.substr(0, 36));
+  ASSERT_TRUE(id.has_value()) << r.out;
+
+  std::vector<PendingEvent> pending = Pending();
+  ASSERT_EQ(pending.size(), 1u);
+  const Event& e = pending[0].event;
+  EXPECT_EQ(e.id, *id);
+  EXPECT_EQ(e.topic, "transactions");
+  EXPECT_EQ(e.key, "acct-1");
+  EXPECT_EQ(e.type, "TransactionCreated");
+  EXPECT_EQ(e.payload, R"({"amount": 5})");
+  EXPECT_EQ(e.content_type, "application/json");
+  EXPECT_EQ(e.headers, (Headers{{"tenant", "t1"}, {"trace", "a=b"}}));
+}
+
+TEST_F(CliTest, EnqueueFromJsonLinesInOneTransaction) {
+  Migrate();
+  std::string file = WriteFile(
+      "events.jsonl",
+      R"({"topic":"a","key":"k1","type":"T","payload":{"n":1}})"
+      "\n"
+      R"({"topic":"a","key":"k1","type":"T","payload":"plain text"})"
+      "\n"
+      "\n"
+      R"({"topic":"b","key":"","type":"U","payload":[1,2],"content_type":"application/cloudevents+json","headers":{"h":"v"}})"
+      "\n"
+      R"({"topic":"b","type":"U","payload":"<x/>","content_type":"application/xml"})"
+      "\n");
+  ProcessResult r = Herald({"enqueue", "--db", DbUrl(), "--jsonl", file});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "enqueued 4 events\n");
+
+  std::vector<PendingEvent> pending = Pending();
+  ASSERT_EQ(pending.size(), 4u);
+  EXPECT_EQ(pending[0].event.payload, R"({"n":1})");
+  EXPECT_EQ(pending[0].event.content_type, "application/json");
+  EXPECT_EQ(pending[1].event.payload, "plain text");
+  EXPECT_EQ(pending[1].event.content_type, "text/plain; charset=utf-8");
+  EXPECT_EQ(pending[2].event.payload, "[1,2]");
+  EXPECT_EQ(pending[2].event.content_type, "application/cloudevents+json");
+  EXPECT_EQ(pending[2].event.headers, (Headers{{"h", "v"}}));
+  EXPECT_EQ(pending[3].event.key, "");
+  EXPECT_EQ(pending[3].event.content_type, "application/xml");
+}
+
+TEST_F(CliTest, EnqueueWithOneBadLineEnqueuesNothing) {
+  Migrate();
+  std::string before = test::ReadFile(Path("app.db"));
+  for (const auto& [bad, message] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"key":"k","payload":{}})", "\"topic\" is missing"},
+           {R"({"topic":"t","payload":{},"colour":"red"})", "unknown field \"colour\""},
+           {R"({"topic":"t","payload":{}, )", "not valid JSON"},
+           {R"({"topic":"t","payload":{},"headers":{"a":1}})", "header \"a\""},
+           {R"({"topic":5,"payload":{}})", "\"topic\" must be a string"},
+       }) {
+    std::string file = WriteFile("events.jsonl", R"({"topic":"t","payload":{}})"
+                                                 "\n"
+                                                 R"({"topic":"t","payload":"x"})"
+                                                 "\n" +
+                                                     bad +
+                                                     "\n"
+                                                     R"({"topic":"t","payload":{}})"
+                                                     "\n");
+    ProcessResult r = Herald({"enqueue", "--db", DbUrl(), "--jsonl", file});
+    SCOPED_TRACE(bad);
+    ExpectUsageError(r, file + ":3: " + message);
+    EXPECT_EQ(test::ReadFile(Path("app.db")), before);
+  }
+  EXPECT_TRUE(Pending().empty());
+}
+
+TEST_F(CliTest, StatusJsonCountsPendingAndDeadPerTopic) {
+  Migrate();
+  std::string dead_file = WriteFile("dead.jsonl", R"({"topic":"b","payload":{}})"
+                                                  "\n");
+  ASSERT_EQ(Herald({"enqueue", "--db", DbUrl(), "--jsonl", dead_file}).exit_code, 0);
+  KillAllPending("boom");
+  std::string file = WriteFile("events.jsonl", R"({"topic":"a","payload":{}})"
+                                               "\n"
+                                               R"({"topic":"a","payload":{}})"
+                                               "\n"
+                                               R"({"topic":"c","payload":{}})"
+                                               "\n");
+  ASSERT_EQ(Herald({"enqueue", "--db", DbUrl(), "--jsonl", file}).exit_code, 0);
+
+  ProcessResult r = Herald({"status", "--db", DbUrl(), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  Json status = Json::parse(r.out);
+  EXPECT_EQ(status["pending"], 3);
+  EXPECT_EQ(status["dead_letters"], 1);
+  ASSERT_TRUE(status["oldest_pending_age_seconds"].is_number());
+  EXPECT_GE(status["oldest_pending_age_seconds"].get<double>(), 0.0);
+  ASSERT_EQ(status["topics"].size(), 3u);
+  EXPECT_EQ(status["topics"][0]["topic"], "a");
+  EXPECT_EQ(status["topics"][0]["pending"], 2);
+  EXPECT_EQ(status["topics"][0]["dead_letters"], 0);
+  EXPECT_TRUE(status["topics"][0]["oldest_pending_age_seconds"].is_number());
+  EXPECT_EQ(status["topics"][1]["topic"], "b");
+  EXPECT_EQ(status["topics"][1]["pending"], 0);
+  EXPECT_EQ(status["topics"][1]["dead_letters"], 1);
+  EXPECT_TRUE(status["topics"][1]["oldest_pending_age_seconds"].is_null());
+  EXPECT_EQ(status["topics"][2]["topic"], "c");
+  EXPECT_EQ(status["topics"][2]["pending"], 1);
+
+  ProcessResult text = Herald({"status", "--db", DbUrl()});
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_THAT(text.out, HasSubstr("pending: 3"));
+  EXPECT_THAT(text.out, HasSubstr("dead letters: 1"));
+}
+
+TEST_F(CliTest, StatusOfEmptyOutboxHasNullAge) {
+  Migrate();
+  ProcessResult r = Herald({"status", "--db", DbUrl(), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(
+      r.out,
+      "{\"pending\":0,\"oldest_pending_age_seconds\":null,\"dead_letters\":0,\"topics\":[]}\n");
+}
+
+// The line the file sink must write for `e`, built here independently.
+std::string ExpectedSinkLine(const Event& e) {
+  Json line = Json::object();
+  line["event_id"] = e.id.ToString();
+  line["topic"] = e.topic;
+  line["key"] = e.key;
+  line["type"] = e.type;
+  if (IsJsonContentType(e.content_type)) {
+    line["payload"] = Json::parse(e.payload);
+  } else {
+    line["payload"] = e.payload;
+  }
+  line["content_type"] = e.content_type;
+  line["headers"] = Json::object();
+  for (const auto& [k, v] : e.headers) line["headers"][k] = v;
+  line["created_at"] = FormatRfc3339(e.created_at);
+  return line.dump();
+}
+
+TEST_F(CliTest, RelayDrainsToFileSinkExactly) {
+  Migrate();
+  std::string jsonl;
+  for (int i = 0; i < 25; ++i) {
+    jsonl +=
+        fmt::format(
+            R"({{"topic":"t{}","key":"k{}","type":"T","payload":{{"n":{}}},"headers":{{"i":"{}"}}}})",
+            i % 3, i % 4, i, i) +
+        "\n";
+  }
+  jsonl += R"({"topic":"t0","key":"k0","type":"Note","payload":"not json"})"
+           "\n";
+  ASSERT_EQ(Herald({"enqueue", "--db", DbUrl(), "--jsonl", WriteFile("e.jsonl", jsonl)}).exit_code,
+            0);
+  std::vector<PendingEvent> pending = Pending();
+  ASSERT_EQ(pending.size(), 26u);
+
+  ProcessResult r = Herald({"relay", "--db", DbUrl(), "--publisher", "file:" + Path("out.jsonl"),
+                            "--exit-when-drained", "--batch-size", "7", "--poll-interval", "50ms"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("published=26"));
+
+  std::vector<std::string> lines = test::ReadLines(Path("out.jsonl"));
+  std::vector<std::string> expected;
+  for (const PendingEvent& p : pending) expected.push_back(ExpectedSinkLine(p.event));
+  // One publisher, one relay: seq order is kept across batches.
+  EXPECT_EQ(lines, expected);
+  EXPECT_TRUE(Pending().empty());
+}
+
+TEST_F(CliTest, DeadLettersListRetryPurge) {
+  Migrate();
+  std::string file = WriteFile("e.jsonl", R"({"topic":"a","key":"k","type":"T","payload":{}})"
+                                          "\n"
+                                          R"({"topic":"b","key":"k","type":"T","payload":{}})"
+                                          "\n");
+  ASSERT_EQ(Herald({"enqueue", "--db", DbUrl(), "--jsonl", file}).exit_code, 0);
+  std::vector<PendingEvent> pending = Pending();
+  ASSERT_EQ(pending.size(), 2u);
+  std::string id_a = pending[0].event.id.ToString();
+  std::string id_b = pending[1].event.id.ToString();
+  KillAllPending("rejected: too large");
+
+  ProcessResult list = Herald({"dlq", "list", "--db", DbUrl()});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  ASSERT_EQ(std::count(list.out.begin(), list.out.end(), '\n'), 2) << list.out;
+  EXPECT_THAT(list.out, HasSubstr(id_a));
+  EXPECT_THAT(list.out, HasSubstr("error=rejected: too large"));
+
+  ProcessResult json = Herald({"dlq", "list", "--db", DbUrl(), "--topic", "b", "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  Json letters = Json::parse(json.out);
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0]["event_id"], id_b);
+  EXPECT_EQ(letters[0]["topic"], "b");
+  EXPECT_EQ(letters[0]["error"], "rejected: too large");
+  EXPECT_TRUE(letters[0]["payload"].is_object());
+
+  ProcessResult limited = Herald({"dlq", "list", "--db", DbUrl(), "--limit", "1", "--json"});
+  ASSERT_EQ(limited.exit_code, 0);
+  EXPECT_EQ(Json::parse(limited.out).size(), 1u);
+
+  ProcessResult retry = Herald({"dlq", "retry", "--db", DbUrl(), "--id", id_a});
+  ASSERT_EQ(retry.exit_code, 0) << retry.err;
+  EXPECT_EQ(retry.out, "retried 1 dead letter\n");
+  pending = Pending();
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].event.id.ToString(), id_a);
+
+  ProcessResult purge = Herald({"dlq", "purge", "--db", DbUrl(), "--topic", "b"});
+  ASSERT_EQ(purge.exit_code, 0) << purge.err;
+  EXPECT_EQ(purge.out, "purged 1 dead letter\n");
+  ProcessResult none = Herald({"dlq", "list", "--db", DbUrl(), "--json"});
+  EXPECT_EQ(none.out, "[]\n");
+  ProcessResult again = Herald({"dlq", "purge", "--db", DbUrl(), "--all"});
+  EXPECT_EQ(again.out, "purged 0 dead letters\n");
+}
+
+TEST_F(CliTest, SigtermStopsARunningRelayCleanly) {
+  Migrate();
+  ASSERT_EQ(Herald({"enqueue", "--db", DbUrl(), "--topic", "t", "--payload", "{}"}).exit_code, 0);
+  Env env;
+  for (const std::string& name : kHeraldVariables) env[name] = "";
+  test::Process relay({HERALD_BINARY, "relay", "--db", DbUrl(), "--publisher",
+                       "file:" + Path("out.jsonl"), "--poll-interval", "1h"},
+                      dir_.path(), env);
+  // Running once the enqueued event reached the sink.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (test::ReadLines(Path("out.jsonl")).empty() && relay.Running() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(test::ReadLines(Path("out.jsonl")).size(), 1u);
+  ASSERT_TRUE(relay.Running());
+  relay.Signal(SIGTERM);
+  ProcessResult r = relay.Wait(std::chrono::seconds(30));
+  EXPECT_EQ(r.term_signal, 0);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("published=1"));
+  EXPECT_TRUE(Pending().empty());
+}
+
+TEST_F(CliTest, FlagBeatsEnvironmentBeatsConfigFile) {
+  // Three databases with 1, 2 and 3 pending events; status says which was used.
+  const std::vector<std::string> names = {"file.db", "env.db", "flag.db"};
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    Migrate(names[i]);
+    for (std::size_t n = 0; n <= i; ++n) {
+      ASSERT_EQ(Herald({"enqueue", "--db", DbUrl(names[i]), "--topic", "t"}).exit_code, 0);
+    }
+  }
+  std::string toml = WriteFile("herald.toml", fmt::format("db = \"{}\"\n", DbUrl("file.db")));
+  auto pending_seen = [&](std::vector<std::string> args, const Env& env) {
+    args.insert(args.begin(), {"status", "--json"});
+    ProcessResult r = Herald(args, env);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.exit_code == 0 ? Json::parse(r.out)["pending"].get<int>() : -1;
+  };
+  EXPECT_EQ(pending_seen({"--config", toml}, {}), 1);
+  EXPECT_EQ(pending_seen({}, {{"HERALD_CONFIG", toml}}), 1);
+  EXPECT_EQ(pending_seen({"--config", toml}, {{"HERALD_DB", DbUrl("env.db")}}), 2);
+  EXPECT_EQ(
+      pending_seen({"--config", toml, "--db", DbUrl("flag.db")}, {{"HERALD_DB", DbUrl("env.db")}}),
+      3);
+}
+
+}  // namespace
+}  // namespace herald
