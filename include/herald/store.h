@@ -68,11 +68,20 @@ struct TopicStats {
   std::optional<TimePoint> oldest_pending_created_at;
 };
 
+// A relay known to the store and the partitions it owns (stores that share
+// work between relays, such as PostgreSQL; empty elsewhere).
+struct RelayOwnership {
+  std::string relay_id;
+  std::vector<int> partitions;  // ascending
+  std::optional<TimePoint> last_heartbeat;
+};
+
 struct OutboxStats {
   std::int64_t pending = 0;
   std::optional<TimePoint> oldest_pending_created_at;
   std::int64_t dead_letters = 0;
   std::vector<TopicStats> topics;  // sorted by topic
+  std::vector<RelayOwnership> relays;  // sorted by relay_id
 };
 
 struct DeadLetter {
