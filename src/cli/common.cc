@@ -1,0 +1,107 @@
+#include "cli/common.h"
+
+#include <cstdio>
+
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace herald::cli {
+namespace {
+
+spdlog::level::level_enum SpdlogLevel(LogLevel level) {
+  switch (level) {
+    case LogLevel::kTrace:
+      return spdlog::level::trace;
+    case LogLevel::kDebug:
+      return spdlog::level::debug;
+    case LogLevel::kInfo:
+      return spdlog::level::info;
+    case LogLevel::kWarn:
+      return spdlog::level::warn;
+    case LogLevel::kError:
+      return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
+}  // namespace
+
+void OnChosen(CLI::App* command, Action* chosen, Action action) {
+  command->callback([chosen, action = std::move(action)] { *chosen = action; });
+}
+
+void AddCommonOptions(CLI::App* command, CommandLine* line) {
+  command
+      ->add_option_function<std::string>(
+          "--config", [line](const std::string& path) { line->config_file = path; },
+          "TOML configuration file (default: $HERALD_CONFIG)")
+      ->type_name("FILE");
+  AddSettingOption(command, line, "db", "URL", "database URL, e.g. sqlite:app.db ($HERALD_DB)");
+  AddSettingOption(command, line, "log_level", "LEVEL",
+                   "trace, debug, info, warn or error ($HERALD_LOG_LEVEL; default info)");
+}
+
+CLI::Option* AddSettingOption(CLI::App* command, CommandLine* line, std::string_view key,
+                              std::string_view value_name, std::string help) {
+  return command
+      ->add_option_function<std::string>(
+          FlagName(key),
+          [line, k = std::string(key)](const std::string& v) { line->values[k] = v; },
+          std::move(help))
+      ->type_name(std::string(value_name));
+}
+
+CLI::Option* AddSettingFlag(CLI::App* command, CommandLine* line, std::string_view key,
+                            std::string help) {
+  return command->add_flag_function(
+      FlagName(key), [line, k = std::string(key)](std::int64_t) { line->values[k] = "true"; },
+      std::move(help));
+}
+
+Result<Config> ResolveConfig(const CommandLine& line) {
+  Result<Config> config = LoadConfig(line, ProcessEnvironment());
+  if (config) spdlog::set_level(SpdlogLevel(config->log_level));
+  return config;
+}
+
+Result<std::unique_ptr<Store>> OpenExistingStore(const Config& config) {
+  if (Status s = Require(config, "db"); !s.ok()) return std::unexpected(s);
+  StoreOptions options;
+  options.create_if_missing = false;
+  Result<std::unique_ptr<Store>> store = OpenStore(config.db, options);
+  if (!store) return store;
+  if (Status s = (*store)->CheckSchema(); !s.ok()) return std::unexpected(s);
+  return store;
+}
+
+int Fail(const Status& status, int exit_code) {
+  std::string message = status.message().empty() ? status.ToString() : status.message();
+  for (char& c : message) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  std::fflush(stdout);
+  fmt::print(stderr, "herald: error: {}\n", message);
+  return exit_code;
+}
+
+int FailSetup(const Status& status) {
+  switch (status.code()) {
+    case Code::kInvalidArgument:
+    case Code::kNotFound:
+    case Code::kFailedPrecondition:
+    case Code::kAlreadyExists:
+      return Fail(status, kExitUsage);
+    default:
+      return Fail(status, kExitFailure);
+  }
+}
+
+void InitLogging() {
+  auto logger = spdlog::stderr_logger_mt("herald");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::info);
+}
+
+}  // namespace herald::cli

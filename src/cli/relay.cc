@@ -1,0 +1,142 @@
+// herald relay: move committed events from the database to the bus until
+// stopped by SIGINT or SIGTERM (or, with --exit-when-drained, until nothing
+// is pending).
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.h"
+#include "herald/publisher.h"
+#include "herald/relay.h"
+#include "herald/store.h"
+
+namespace herald::cli {
+namespace {
+
+sigset_t ShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+// Turns SIGINT and SIGTERM into Relay::Stop(). The signals must already be
+// blocked in every thread (BlockShutdownSignals), so that only this thread's
+// sigwait() receives them. A second signal exits at once: unsettled events
+// stay pending and are published again by the next relay.
+class ShutdownOnSignal {
+ public:
+  explicit ShutdownOnSignal(Relay& relay) : relay_(relay), thread_([this] { Loop(); }) {}
+
+  ~ShutdownOnSignal() {
+    done_.store(true);
+    pthread_kill(thread_.native_handle(), SIGTERM);  // wakes sigwait()
+    thread_.join();
+  }
+
+  ShutdownOnSignal(const ShutdownOnSignal&) = delete;
+  ShutdownOnSignal& operator=(const ShutdownOnSignal&) = delete;
+
+ private:
+  void Loop() {
+    const sigset_t set = ShutdownSignals();
+    int received = 0;
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&set, &sig) != 0) continue;
+      if (done_.load()) return;
+      if (++received == 1) {
+        spdlog::info("{}: stopping after the batch in flight is settled", strsignal(sig));
+        relay_.Stop();
+      } else {
+        spdlog::warn("{} again: exiting now; unsettled events stay pending", strsignal(sig));
+        std::_Exit(128 + sig);
+      }
+    }
+  }
+
+  Relay& relay_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+// Blocks SIGINT and SIGTERM in this thread and so in every thread it starts
+// afterwards.
+void BlockShutdownSignals() {
+  const sigset_t set = ShutdownSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+void LogStats(const RelayStats& s) {
+  spdlog::info(
+      "relay totals: published={} retried={} unavailable={} dead_lettered={} batches={} "
+      "claims={} settle_failures={}",
+      s.published, s.retried, s.unavailable, s.dead_lettered, s.batches, s.claims,
+      s.settle_failures);
+}
+
+int RunRelay(const CommandLine& line) {
+  BlockShutdownSignals();  // before any thread exists
+  Result<Config> config = ResolveConfig(line);
+  if (!config) return FailSetup(config.error());
+  if (Status s = Require(*config, "db"); !s.ok()) return FailSetup(s);
+  if (Status s = Require(*config, "publisher"); !s.ok()) return FailSetup(s);
+  Result<std::unique_ptr<Store>> store = OpenExistingStore(*config);
+  if (!store) return FailSetup(store.error());
+  Result<std::unique_ptr<Publisher>> publisher =
+      OpenPublisher(config->publisher, config->publisher_options);
+  if (!publisher) return FailSetup(publisher.error());
+
+  Relay relay(**store, **publisher, config->relay);
+  Status result;
+  {
+    ShutdownOnSignal shutdown(relay);
+    spdlog::info("relaying from {} to {}", config->db, config->publisher);
+    result = relay.Run();
+  }
+  LogStats(relay.stats());
+  if (!result.ok()) return Fail(result, kExitFailure);
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddRelayCommand(CLI::App& app, Action* chosen) {
+  CLI::App* cmd = app.add_subcommand(
+      "relay", "Publish committed events from the database to a bus until stopped");
+  auto line = std::make_shared<CommandLine>();
+  AddCommonOptions(cmd, line.get());
+  AddSettingOption(cmd, line.get(), "publisher", "URL",
+                   "where events go: stdout: or file:PATH ($HERALD_PUBLISHER)");
+  cmd->add_option("--publisher-option", line->publisher_options,
+                  "a publisher property, repeatable ($HERALD_PUBLISHER_OPTIONS=\"k=v,k=v\")")
+      ->type_name("KEY=VALUE");
+  AddSettingOption(cmd, line.get(), "batch_size", "N",
+                   "events claimed per round trip ($HERALD_BATCH_SIZE; default 500)");
+  AddSettingOption(cmd, line.get(), "max_attempts", "N",
+                   "failed attempts before an event is dead-lettered, 0 for never "
+                   "($HERALD_MAX_ATTEMPTS; default 10)");
+  AddSettingOption(cmd, line.get(), "backoff_initial", "DURATION",
+                   "first retry delay ($HERALD_BACKOFF_INITIAL; default 200ms)");
+  AddSettingOption(cmd, line.get(), "backoff_max", "DURATION",
+                   "longest retry delay ($HERALD_BACKOFF_MAX; default 30s)");
+  AddSettingOption(cmd, line.get(), "poll_interval", "DURATION",
+                   "longest idle wait before asking the database again "
+                   "($HERALD_POLL_INTERVAL; default 1s)");
+  AddSettingFlag(cmd, line.get(), "exit_when_drained",
+                 "exit 0 once nothing is pending ($HERALD_EXIT_WHEN_DRAINED)");
+  AddSettingFlag(cmd, line.get(), "standby",
+                 "wait while another relay holds the database instead of failing "
+                 "($HERALD_STANDBY)");
+  OnChosen(cmd, chosen, [line] { return RunRelay(*line); });
+}
+
+}  // namespace herald::cli

@@ -1,0 +1,97 @@
+// herald status: what is pending and what is dead, overall and per topic.
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "herald/clock.h"
+#include "herald/store.h"
+
+namespace herald::cli {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+struct StatusFlags {
+  CommandLine line;
+  bool json = false;
+};
+
+// Seconds since `created_at`, never negative; nullopt when nothing is pending.
+std::optional<double> AgeSeconds(const std::optional<TimePoint>& created_at, TimePoint now) {
+  if (!created_at) return std::nullopt;
+  std::chrono::duration<double> age = now - *created_at;
+  return std::max(0.0, age.count());
+}
+
+Json AgeJson(std::optional<double> age) { return age ? Json(*age) : Json(nullptr); }
+
+std::string AgeText(std::optional<double> age) {
+  return age ? fmt::format("{:.3f}s", *age) : std::string("-");
+}
+
+void PrintJson(const OutboxStats& stats, TimePoint now) {
+  Json topics = Json::array();
+  for (const TopicStats& t : stats.topics) {
+    topics.push_back(Json{
+        {"topic", t.topic},
+        {"pending", t.pending},
+        {"dead_letters", t.dead_letters},
+        {"oldest_pending_age_seconds", AgeJson(AgeSeconds(t.oldest_pending_created_at, now))}});
+  }
+  Json out{
+      {"pending", stats.pending},
+      {"oldest_pending_age_seconds", AgeJson(AgeSeconds(stats.oldest_pending_created_at, now))},
+      {"dead_letters", stats.dead_letters},
+      {"topics", std::move(topics)}};
+  fmt::print("{}\n", out.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+void PrintText(const OutboxStats& stats, TimePoint now) {
+  fmt::print("pending: {} (oldest {})\n", stats.pending,
+             AgeText(AgeSeconds(stats.oldest_pending_created_at, now)));
+  fmt::print("dead letters: {}\n", stats.dead_letters);
+  if (stats.topics.empty()) return;
+  std::size_t width = std::string_view("topic").size();
+  for (const TopicStats& t : stats.topics) width = std::max(width, t.topic.size());
+  fmt::print("\n{:<{}}  {:>10}  {:>12}  {:>12}\n", "topic", width, "pending", "dead letters",
+             "oldest");
+  for (const TopicStats& t : stats.topics) {
+    fmt::print("{:<{}}  {:>10}  {:>12}  {:>12}\n", t.topic, width, t.pending, t.dead_letters,
+               AgeText(AgeSeconds(t.oldest_pending_created_at, now)));
+  }
+}
+
+int RunStatus(const StatusFlags& flags) {
+  Result<Config> config = ResolveConfig(flags.line);
+  if (!config) return FailSetup(config.error());
+  Result<std::unique_ptr<Store>> store = OpenExistingStore(*config);
+  if (!store) return FailSetup(store.error());
+  Result<OutboxStats> stats = (*store)->Stats();
+  if (!stats) return Fail(stats.error(), kExitFailure);
+  TimePoint now = Clock::Real().Now();
+  if (flags.json) {
+    PrintJson(*stats, now);
+  } else {
+    PrintText(*stats, now);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddStatusCommand(CLI::App& app, Action* chosen) {
+  CLI::App* cmd =
+      app.add_subcommand("status", "Show pending events, the oldest one's age and dead letters");
+  auto flags = std::make_shared<StatusFlags>();
+  AddCommonOptions(cmd, &flags->line);
+  cmd->add_flag("--json", flags->json, "print one JSON object");
+  OnChosen(cmd, chosen, [flags] { return RunStatus(*flags); });
+}
+
+}  // namespace herald::cli

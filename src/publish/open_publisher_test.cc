@@ -1,0 +1,130 @@
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "herald/publisher.h"
+
+namespace herald {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+class OpenPublisherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           fmt::format("herald-open-publisher-{}-{}", getpid(),
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  static Status ErrorOf(std::string_view url, const PublisherOptions& options = {}) {
+    auto p = OpenPublisher(url, options);
+    if (p.has_value()) return OkStatus();
+    return p.error();
+  }
+
+  static void PublishOne(Publisher& publisher) {
+    Event e = Event::Make("t", "k", "T", "{}");
+    int published = 0;
+    publisher.Publish(std::span<const Event>(&e, 1), [&](std::size_t, Delivery d) {
+      if (d.outcome == Outcome::kPublished) ++published;
+    });
+    EXPECT_EQ(published, 1);
+  }
+
+  static std::size_t LineCount(const fs::path& p) {
+    std::ifstream in(p);
+    std::ostringstream out;
+    out << in.rdbuf();
+    std::string all = out.str();
+    return static_cast<std::size_t>(std::count(all.begin(), all.end(), '\n'));
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(OpenPublisherTest, OpensStdoutWithOrWithoutColon) {
+  EXPECT_TRUE(OpenPublisher("stdout:").has_value());
+  EXPECT_TRUE(OpenPublisher("stdout").has_value());
+}
+
+TEST_F(OpenPublisherTest, OpensFileByPlainPathAndByFileUrl) {
+  fs::path abs = dir_ / "a.jsonl";
+  auto plain = OpenPublisher("file:" + abs.string());
+  ASSERT_TRUE(plain.has_value()) << plain.error().ToString();
+  PublishOne(**plain);
+  auto url = OpenPublisher("file://" + abs.string());
+  ASSERT_TRUE(url.has_value()) << url.error().ToString();
+  PublishOne(**url);
+  auto localhost = OpenPublisher("file://localhost" + abs.string());
+  ASSERT_TRUE(localhost.has_value()) << localhost.error().ToString();
+  PublishOne(**localhost);
+  EXPECT_EQ(LineCount(abs), 3u);
+}
+
+TEST_F(OpenPublisherTest, RelativeFilePathIsRelativeToWorkingDirectory) {
+  fs::path old = fs::current_path();
+  fs::current_path(dir_);
+  auto p = OpenPublisher("file:rel.jsonl");
+  ASSERT_TRUE(p.has_value()) << p.error().ToString();
+  PublishOne(**p);
+  fs::current_path(old);
+  EXPECT_EQ(LineCount(dir_ / "rel.jsonl"), 1u);
+}
+
+TEST_F(OpenPublisherTest, UnknownSchemeNamesItAndListsSupported) {
+  Status s = ErrorOf("kafak://x");
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_EQ(s.message(),
+            "unknown publisher scheme 'kafak' in 'kafak://x' (supported: stdout, file)");
+}
+
+TEST_F(OpenPublisherTest, MalformedUrlsAreInvalidArgument) {
+  for (std::string_view url : {"", ":x", "/tmp/out.jsonl", "1file:x", "fi le:x", "stdout:extra",
+                               "file:", "file://", "file://host/x", "file://nopath"}) {
+    Status s = ErrorOf(url);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << url << " -> " << s.ToString();
+    EXPECT_THAT(s.message(), HasSubstr(fmt::format("'{}'", url))) << url;
+    EXPECT_EQ(s.message().find('\n'), std::string::npos);
+  }
+}
+
+TEST_F(OpenPublisherTest, FileThatCannotBeOpenedIsFailedPrecondition) {
+  std::string path = (dir_ / "missing-dir" / "x.jsonl").string();
+  Status s = ErrorOf("file:" + path);
+  EXPECT_EQ(s.code(), Code::kFailedPrecondition);
+  EXPECT_THAT(s.message(), HasSubstr(path));
+  EXPECT_THAT(s.message(), HasSubstr("No such file or directory"));
+}
+
+TEST_F(OpenPublisherTest, BuiltInSinksRefuseOptions) {
+  PublisherOptions options;
+  options.properties["acks"] = "all";
+  EXPECT_EQ(ErrorOf("stdout:", options).code(), Code::kInvalidArgument);
+  Status s = ErrorOf("file:" + (dir_ / "x").string(), options);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("acks"));
+  EXPECT_FALSE(fs::exists(dir_ / "x"));
+}
+
+TEST(OutcomeNameTest, NamesEveryOutcome) {
+  EXPECT_EQ(OutcomeName(Outcome::kPublished), "published");
+  EXPECT_EQ(OutcomeName(Outcome::kRetry), "retry");
+  EXPECT_EQ(OutcomeName(Outcome::kUnavailable), "unavailable");
+  EXPECT_EQ(OutcomeName(Outcome::kRejected), "rejected");
+}
+
+}  // namespace
+}  // namespace herald
