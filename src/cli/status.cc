@@ -6,6 +6,7 @@
 #include <string>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
@@ -44,18 +45,33 @@ void PrintJson(const OutboxStats& stats, TimePoint now) {
         {"dead_letters", t.dead_letters},
         {"oldest_pending_age_seconds", AgeJson(AgeSeconds(t.oldest_pending_created_at, now))}});
   }
+  Json relays = Json::array();
+  for (const RelayOwnership& r : stats.relays) {
+    relays.push_back(Json{{"relay_id", r.relay_id},
+                          {"partitions", r.partitions},
+                          {"heartbeat_age_seconds", AgeJson(AgeSeconds(r.last_heartbeat, now))}});
+  }
   Json out{
       {"pending", stats.pending},
       {"oldest_pending_age_seconds", AgeJson(AgeSeconds(stats.oldest_pending_created_at, now))},
       {"dead_letters", stats.dead_letters},
-      {"topics", std::move(topics)}};
+      {"topics", std::move(topics)},
+      {"relays", std::move(relays)}};
   fmt::print("{}\n", out.dump(-1, ' ', false, Json::error_handler_t::replace));
 }
+
+void PrintTopics(const OutboxStats& stats, TimePoint now);
+void PrintRelays(const OutboxStats& stats, TimePoint now);
 
 void PrintText(const OutboxStats& stats, TimePoint now) {
   fmt::print("pending: {} (oldest {})\n", stats.pending,
              AgeText(AgeSeconds(stats.oldest_pending_created_at, now)));
   fmt::print("dead letters: {}\n", stats.dead_letters);
+  PrintTopics(stats, now);
+  PrintRelays(stats, now);
+}
+
+void PrintTopics(const OutboxStats& stats, TimePoint now) {
   if (stats.topics.empty()) return;
   std::size_t width = std::string_view("topic").size();
   for (const TopicStats& t : stats.topics) width = std::max(width, t.topic.size());
@@ -64,6 +80,16 @@ void PrintText(const OutboxStats& stats, TimePoint now) {
   for (const TopicStats& t : stats.topics) {
     fmt::print("{:<{}}  {:>10}  {:>12}  {:>12}\n", t.topic, width, t.pending, t.dead_letters,
                AgeText(AgeSeconds(t.oldest_pending_created_at, now)));
+  }
+}
+
+// Which relay owns which partitions (stores shared by many relays).
+void PrintRelays(const OutboxStats& stats, TimePoint now) {
+  if (stats.relays.empty()) return;
+  fmt::print("\n{:<40}  {:>10}  {}\n", "relay", "heartbeat", "partitions");
+  for (const RelayOwnership& r : stats.relays) {
+    fmt::print("{:<40}  {:>10}  {}\n", r.relay_id, AgeText(AgeSeconds(r.last_heartbeat, now)),
+               r.partitions.empty() ? std::string("-") : fmt::format("{}", fmt::join(r.partitions, ",")));
   }
 }
 
