@@ -5,21 +5,33 @@
 #ifdef HERALD_WITH_SQLITE
 #include "store/sqlite/sqlite_store.h"
 #endif
+#ifdef HERALD_WITH_POSTGRES
+#include "store/postgres/postgres_store.h"
+#endif
 
 namespace herald {
 namespace {
 
 // The schemes this build can open, for messages.
 constexpr std::string_view kSupported =
-#ifdef HERALD_WITH_SQLITE
+#if defined(HERALD_WITH_SQLITE) && defined(HERALD_WITH_POSTGRES)
+    "sqlite, postgres";
+#elif defined(HERALD_WITH_SQLITE)
     "sqlite";
+#elif defined(HERALD_WITH_POSTGRES)
+    "postgres";
 #else
     "none; this herald was built without database support";
 #endif
 
+bool IsPostgres(std::string_view scheme) { return scheme == "postgres" || scheme == "postgresql"; }
+
 bool IsSupported(std::string_view scheme) {
 #ifdef HERALD_WITH_SQLITE
   if (scheme == "sqlite") return true;
+#endif
+#ifdef HERALD_WITH_POSTGRES
+  if (IsPostgres(scheme)) return true;
 #endif
   static_cast<void>(scheme);
   return false;
@@ -55,7 +67,14 @@ Result<StoreUrl> ParseStoreUrl(std::string_view url) {
     return std::unexpected(InvalidArgument(fmt::format(
         "unknown database scheme '{}' in '{}' (supported: {})", scheme, url, kSupported)));
   }
-  // Every supported scheme so far names a database file.
+  if (IsPostgres(scheme)) {
+    if (!url.substr(colon).starts_with("://")) {
+      return std::unexpected(InvalidArgument(fmt::format(
+          "database URL '{}' is malformed; expected {}://user@host:port/database", url, scheme)));
+    }
+    return StoreUrl{"postgres", std::string(url)};
+  }
+  // The other schemes name a database file.
   Result<std::string> path = SqlitePath(url, url.substr(colon + 1));
   if (!path) return std::unexpected(path.error());
   return StoreUrl{std::string(scheme), std::move(*path)};
@@ -66,6 +85,13 @@ Result<std::unique_ptr<Store>> OpenStore(std::string_view url, const StoreOption
   if (!parsed) return std::unexpected(parsed.error());
 #ifdef HERALD_WITH_SQLITE
   if (parsed->scheme == "sqlite") return OpenSqliteStore(std::move(parsed->path), options);
+#endif
+#ifdef HERALD_WITH_POSTGRES
+  if (parsed->scheme == "postgres") {
+    Result<std::unique_ptr<PostgresStore>> store = OpenPostgresStore(parsed->path, options);
+    if (!store) return std::unexpected(store.error());
+    return std::unique_ptr<Store>(std::move(*store));
+  }
 #endif
   static_cast<void>(options);
   return std::unexpected(Internal(fmt::format("no store for scheme '{}'", parsed->scheme)));

@@ -23,7 +23,10 @@ Status ParseError(std::string_view url) {
 TEST(StoreUrlTest, UnknownSchemeIsOneClearLine) {
   Status s = ParseError("mysql://x");
   EXPECT_EQ(s.code(), Code::kInvalidArgument);
-#ifdef HERALD_WITH_SQLITE
+#if defined(HERALD_WITH_SQLITE) && defined(HERALD_WITH_POSTGRES)
+  EXPECT_EQ(s.message(),
+            "unknown database scheme 'mysql' in 'mysql://x' (supported: sqlite, postgres)");
+#elif defined(HERALD_WITH_SQLITE)
   EXPECT_EQ(s.message(), "unknown database scheme 'mysql' in 'mysql://x' (supported: sqlite)");
 #endif
   EXPECT_EQ(ParseError("").code(), Code::kInvalidArgument);

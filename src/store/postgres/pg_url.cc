@@ -1,0 +1,165 @@
+#include "store/postgres/pg_url.h"
+
+#include <fmt/format.h>
+#include <libpq-fe.h>
+
+#include <charconv>
+#include <optional>
+#include <vector>
+
+#include "store/postgres/pg.h"
+#include "store/postgres/schema.h"
+
+namespace herald::pg_internal {
+namespace {
+
+std::optional<std::string> PercentDecode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    int value = 0;
+    if (i + 2 >= s.size()) return std::nullopt;
+    auto [end, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, value, 16);
+    if (ec != std::errc() || end != s.data() + i + 3) return std::nullopt;
+    out += static_cast<char>(value);
+    i += 2;
+  }
+  return out;
+}
+
+std::optional<long long> ParseInt(std::string_view s) {
+  long long v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
+  long long scale = 1000;
+  if (s.ends_with("ms")) {
+    scale = 1;
+    s.remove_suffix(2);
+  } else if (s.ends_with("s")) {
+    s.remove_suffix(1);
+  } else if (s.ends_with("m")) {
+    scale = 60000;
+    s.remove_suffix(1);
+  }
+  std::optional<long long> n = ParseInt(s);
+  if (!n || *n < 0 || *n > 24LL * 3600 * 1000) return std::nullopt;
+  return std::chrono::milliseconds(*n * scale);
+}
+
+std::string Redact(std::string_view url) {
+  std::string out(url);
+  std::size_t start = out.find("://");
+  if (start == std::string::npos) return out;
+  start += 3;
+  std::size_t at = out.find('@', start);
+  std::size_t slash = out.find('/', start);
+  if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+    std::size_t colon = out.find(':', start);
+    if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+  }
+  std::size_t pw = out.find("password=");
+  if (pw != std::string::npos) {
+    std::size_t end = out.find('&', pw);
+    out.replace(pw + 9, (end == std::string::npos ? out.size() : end) - pw - 9, "***");
+  }
+  return out;
+}
+
+// Applies Herald's parameter `key`=`value` to `url`. False if `key` is not
+// Herald's; an error if its value is bad.
+Result<bool> ApplyHeraldParam(std::string_view key, const std::string& value, PgUrl& url) {
+  if (key == "schema") {
+    if (Status s = CheckSchemaName(value); !s.ok()) return std::unexpected(s);
+    url.schema = value;
+  } else if (key == "partitions") {
+    std::optional<long long> n = ParseInt(value);
+    if (!n || *n < 1 || *n > kMaxPartitions) {
+      return std::unexpected(InvalidArgument(fmt::format(
+          "partitions must be a whole number from 1 to {}, not '{}'", kMaxPartitions, value)));
+    }
+    url.partitions = static_cast<int>(*n);
+  } else if (key == "lease") {
+    std::optional<std::chrono::milliseconds> d = ParseDuration(value);
+    if (!d || *d < kMinLease || *d > kMaxLease) {
+      return std::unexpected(InvalidArgument(fmt::format(
+          "lease must be a duration from {}ms to {}s such as 6s or 1500ms, not '{}'",
+          kMinLease.count(), kMaxLease.count() / 1000, value)));
+    }
+    url.lease = *d;
+  } else if (key == "relay_id") {
+    if (value.empty() || value.size() > 200) {
+      return std::unexpected(InvalidArgument("relay_id must have 1 to 200 characters"));
+    }
+    url.relay_id = value;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+Status CheckWithLibpq(const std::string& conninfo) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  if (options != nullptr) {
+    PQconninfoFree(options);
+    return OkStatus();
+  }
+  std::string message = error != nullptr ? error : "out of memory";
+  PQfreemem(error);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  return InvalidArgument(message);
+}
+
+}  // namespace
+
+bool IsPgUrl(std::string_view url) {
+  return url.starts_with("postgres://") || url.starts_with("postgresql://");
+}
+
+Result<PgUrl> ParsePgUrl(std::string_view url) {
+  PgUrl out;
+  out.display = Redact(url);
+  auto fail = [&](const Status& s) {
+    return std::unexpected(
+        InvalidArgument(fmt::format("database URL '{}': {}", out.display, s.message())));
+  };
+  if (!IsPgUrl(url)) {
+    return fail(InvalidArgument("expected postgres://user@host:port/database"));
+  }
+  std::size_t q = url.find('?');
+  std::string base(url.substr(0, q));
+  std::vector<std::string> kept;
+  if (q != std::string_view::npos) {
+    std::string_view query = url.substr(q + 1);
+    while (!query.empty()) {
+      std::size_t amp = query.find('&');
+      std::string_view item = query.substr(0, amp);
+      query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+      if (item.empty()) continue;
+      std::size_t eq = item.find('=');
+      if (eq == std::string_view::npos || eq == 0) {
+        return fail(InvalidArgument(fmt::format("query parameter '{}' is not name=value", item)));
+      }
+      std::optional<std::string> value = PercentDecode(item.substr(eq + 1));
+      if (!value) {
+        return fail(InvalidArgument(fmt::format("bad percent-encoding in '{}'", item)));
+      }
+      Result<bool> herald = ApplyHeraldParam(item.substr(0, eq), *value, out);
+      if (!herald) return fail(herald.error());
+      if (!*herald) kept.emplace_back(item);
+    }
+  }
+  out.conninfo = base;
+  for (std::size_t i = 0; i < kept.size(); ++i) out.conninfo += (i == 0 ? '?' : '&') + kept[i];
+  if (Status s = CheckWithLibpq(out.conninfo); !s.ok()) return fail(s);
+  return out;
+}
+
+}  // namespace herald::pg_internal

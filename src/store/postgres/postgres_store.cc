@@ -1,0 +1,534 @@
+#include "store/postgres/postgres_store.h"
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <utility>
+
+#include "core/macros.h"
+#include "store/postgres/connection.h"
+#include "store/postgres/leases.h"
+#include "store/postgres/pg.h"
+#include "store/postgres/pg_url.h"
+#include "store/postgres/rows.h"
+#include "store/postgres/schema.h"
+
+namespace herald {
+namespace {
+
+using pg_internal::Exec;
+using pg_internal::Int64;
+using pg_internal::IsNull;
+using pg_internal::Params;
+using pg_internal::PartitionEpoch;
+using pg_internal::ResultPtr;
+
+// Errors of the store's own statements: a conflict means "retry the call".
+constexpr Code kConflict = Code::kUnavailable;
+constexpr std::chrono::milliseconds kWaitSlice{50};
+
+std::int64_t ClampToInt64(std::size_t n) {
+  return static_cast<std::int64_t>(
+      std::min<std::size_t>(n, static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())));
+}
+
+template <typename T>
+Result<T> WithContext(Result<T> r, std::string_view context) {
+  if (!r) return std::unexpected(r.error().WithContext(context));
+  return r;
+}
+
+std::string DefaultRelayId() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  std::uniform_int_distribution<std::uint32_t> dist(0, 0xffffff);
+  std::random_device rd;
+  return fmt::format("{}:{}:{:06x}", host[0] != '\0' ? host : "localhost", ::getpid(), dist(rd));
+}
+
+std::string PartitionsLiteral(const std::vector<PartitionEpoch>& owned) {
+  std::vector<std::int64_t> ids;
+  for (const PartitionEpoch& pe : owned) ids.push_back(pe.partition);
+  return pg_internal::IntArrayLiteral(ids);
+}
+
+std::string EpochsLiteral(const std::vector<PartitionEpoch>& owned) {
+  std::vector<std::int64_t> epochs;
+  for (const PartitionEpoch& pe : owned) epochs.push_back(pe.epoch);
+  return pg_internal::IntArrayLiteral(epochs);
+}
+
+// A DeadLetterFilter as SQL: `where` uses $1 when it has a parameter.
+struct FilterSql {
+  std::string where;
+  std::optional<std::string> param;
+};
+
+Result<FilterSql> CompileFilter(const DeadLetterFilter& filter) {
+  int chosen = int{!filter.ids.empty()} + int{filter.topic.has_value()} + int{filter.all};
+  if (chosen != 1) {
+    return std::unexpected(InvalidArgument(
+        chosen == 0 ? "no dead letters selected: give event ids, a topic, or all"
+                    : "select dead letters by exactly one of: event ids, a topic, all"));
+  }
+  if (filter.all) return FilterSql{"$1::text IS NULL", std::nullopt};
+  if (filter.topic) return FilterSql{"topic = $1", *filter.topic};
+  std::vector<std::string> ids;
+  for (const EventId& id : filter.ids) ids.push_back(id.ToString());
+  return FilterSql{"event_id = ANY($1::uuid[])", pg_internal::ArrayLiteral(ids)};
+}
+
+Params FilterParams(const FilterSql& filter) {
+  Params p;
+  if (filter.param) {
+    p.Add(*filter.param);
+  } else {
+    p.AddNull();
+  }
+  return p;
+}
+
+// Every SQL statement of the store, made once for its schema.
+struct Statements {
+  explicit Statements(const std::string& s) {
+    const std::string now2 = pg_internal::FromMillisSql("$2");
+    claim = fmt::format(
+        "WITH owned AS ("
+        " SELECT p.partition FROM {0}.partitions p"
+        " JOIN unnest($4::int[], $5::int8[]) AS c(partition, epoch)"
+        "   ON c.partition = p.partition AND c.epoch = p.epoch"
+        " WHERE p.owner = $1 AND p.lease_until > now()) "
+        "SELECT o.seq, o.attempts::int8, o.partition::int8, {1} FROM {0}.outbox o "
+        "WHERE o.partition = ANY(ARRAY(SELECT partition FROM owned)) "
+        "AND o.next_attempt_at <= {2} "
+        "AND (o.key = '' OR NOT EXISTS (SELECT 1 FROM {0}.outbox h "
+        "     WHERE h.key = o.key AND h.next_attempt_at > {2} AND h.seq < o.seq)) "
+        "ORDER BY o.seq LIMIT $3::int8",
+        s, pg_internal::EventColumns("o"), now2);
+    next_due = fmt::format(
+        "SELECT {1} FROM {0}.outbox WHERE partition = ANY($1::int[]) AND next_attempt_at > {2}",
+        s, pg_internal::ToMillisSql("min(next_attempt_at)"), now2);
+    settle = fmt::format(
+        "WITH fence AS ("
+        " SELECT p.partition FROM {0}.partitions p"
+        " JOIN unnest($2::int[], $3::int8[]) AS c(partition, epoch)"
+        "   ON c.partition = p.partition AND c.epoch = p.epoch"
+        " WHERE p.owner = $1 FOR SHARE OF p), "
+        "published AS (DELETE FROM {0}.outbox o WHERE o.seq = ANY($4::int8[]) "
+        " AND o.partition IN (SELECT partition FROM fence) RETURNING o.seq), "
+        "retried AS (UPDATE {0}.outbox o SET attempts = o.attempts + 1, "
+        " next_attempt_at = 'epoch'::timestamptz + r.at * interval '1 millisecond', "
+        " last_error = r.error "
+        " FROM unnest($5::int8[], $6::int8[], $7::text[]) AS r(seq, at, error) "
+        " WHERE o.seq = r.seq AND o.partition IN (SELECT partition FROM fence) RETURNING o.seq), "
+        "dead_rows AS (DELETE FROM {0}.outbox o USING unnest($8::int8[], $9::text[]) AS d(seq, error) "
+        " WHERE o.seq = d.seq AND o.partition IN (SELECT partition FROM fence) "
+        " RETURNING o.seq, o.event_id, o.topic, o.key, o.type, o.payload, o.content_type, "
+        " o.headers, o.created_at, o.attempts, d.error), "
+        "dead AS (INSERT INTO {0}.dead_letters (seq, event_id, topic, key, type, payload, "
+        " content_type, headers, created_at, attempts, last_error, failed_at) "
+        " SELECT seq, event_id, topic, key, type, payload, content_type, headers, created_at, "
+        " attempts + 1, error, {1} FROM dead_rows "
+        " ON CONFLICT (event_id) DO UPDATE SET seq = EXCLUDED.seq, topic = EXCLUDED.topic, "
+        " key = EXCLUDED.key, type = EXCLUDED.type, payload = EXCLUDED.payload, "
+        " content_type = EXCLUDED.content_type, headers = EXCLUDED.headers, "
+        " created_at = EXCLUDED.created_at, attempts = EXCLUDED.attempts, "
+        " last_error = EXCLUDED.last_error, failed_at = EXCLUDED.failed_at RETURNING seq) "
+        "SELECT (SELECT count(*) FROM published) + (SELECT count(*) FROM retried) + "
+        "(SELECT count(*) FROM dead)",
+        s, pg_internal::FromMillisSql("$10"));
+    pending_stats = fmt::format(
+        "SELECT topic, count(*)::int8, {1} FROM {0}.outbox GROUP BY topic", s,
+        pg_internal::ToMillisSql("min(created_at)"));
+    dead_stats = fmt::format("SELECT topic, count(*)::int8 FROM {}.dead_letters GROUP BY topic", s);
+    relay_stats = fmt::format(
+        "SELECT r.relay_id, {1}, COALESCE(string_agg(p.partition::text, ',' ORDER BY p.partition), '') "
+        "FROM {0}.relays r LEFT JOIN {0}.partitions p "
+        "  ON p.owner = r.relay_id AND p.lease_until > now() "
+        "WHERE r.heartbeat_at > now() - $1::int8 * interval '1 millisecond' "
+        "GROUP BY r.relay_id, r.heartbeat_at ORDER BY r.relay_id COLLATE \"C\"",
+        s, pg_internal::ToMillisSql("r.heartbeat_at"));
+    list_dead = fmt::format(
+        "SELECT seq, {1}, attempts::int8, last_error, {2} FROM {0}.dead_letters d "
+        "WHERE {{where}} ORDER BY seq LIMIT $2::int8",
+        s, pg_internal::EventColumns("d"), pg_internal::ToMillisSql("failed_at"));
+    retry_dead = fmt::format(
+        "WITH moved AS (DELETE FROM {0}.dead_letters WHERE {{where}} RETURNING *), "
+        "requeued AS (INSERT INTO {0}.outbox (event_id, topic, key, type, payload, content_type, "
+        " headers, created_at, attempts, next_attempt_at) "
+        " SELECT event_id, topic, key, type, payload, content_type, headers, created_at, 0, {1} "
+        " FROM moved ORDER BY seq ON CONFLICT (event_id) DO NOTHING RETURNING 1) "
+        "SELECT count(*)::int8 FROM moved",
+        s, now2);
+    purge_dead = fmt::format(
+        "WITH gone AS (DELETE FROM {}.dead_letters WHERE {{where}} RETURNING 1) "
+        "SELECT count(*)::int8 FROM gone",
+        s);
+  }
+  std::string claim, next_due, settle, pending_stats, dead_stats, relay_stats, list_dead,
+      retry_dead, purge_dead;
+};
+
+Status SetupStoreConnection(PGconn* conn, const std::string& schema,
+                            std::chrono::milliseconds lock_timeout) {
+  return pg_internal::ExecSimple(
+      conn,
+      fmt::format("SET lock_timeout = {}; SET idle_in_transaction_session_timeout = 60000; "
+                  "LISTEN {}",
+                  std::max<std::int64_t>(lock_timeout.count(), 1),
+                  pg_internal::WakeChannel(schema)),
+      "");
+}
+
+class PostgresStoreImpl final : public PostgresStore {
+ public:
+  PostgresStoreImpl(pg_internal::PgUrl url, std::string relay_id,
+                    std::chrono::milliseconds lock_timeout)
+      : url_(std::move(url)),
+        relay_id_(std::move(relay_id)),
+        sql_(url_.schema),
+        conn_(url_.conninfo, fmt::format("herald {}", relay_id_), "relay store",
+              [schema = url_.schema, lock_timeout](PGconn* c) {
+                return SetupStoreConnection(c, schema, lock_timeout);
+              }) {}
+
+  Status Open() {
+    Result<PGconn*> conn = conn_.Get();
+    return conn ? OkStatus() : conn.error();
+  }
+
+  const std::string& relay_id() const override { return relay_id_; }
+
+  std::vector<int> ClaimablePartitions() const override {
+    std::vector<int> out;
+    if (leases_ == nullptr) return out;
+    for (const PartitionEpoch& pe : leases_->Claimable()) out.push_back(pe.partition);
+    return out;
+  }
+
+  Status TickLeasesForTesting() override {
+    if (leases_ == nullptr) return FailedPrecondition("not a relay yet");
+    return leases_->Tick();
+  }
+
+  void PauseLeasesForTesting(bool paused, bool crash) override {
+    if (leases_ != nullptr) leases_->PauseForTesting(paused, crash);
+  }
+
+  Status Migrate() override {
+    return Call([&](PGconn* c) {
+             return pg_internal::MigrateSchema(c, url_.schema, url_.partitions);
+           })
+        .WithContext("migrate");
+  }
+
+  Status CheckSchema() override {
+    return Call([&](PGconn* c) { return pg_internal::CheckSchema(c, url_.schema, url_.display); });
+  }
+
+  Status AcquireRelayRole(bool /*wait*/, std::stop_token /*stop*/) override {
+    if (leases_ == nullptr) {
+      leases_ = std::make_unique<pg_internal::LeaseKeeper>(pg_internal::LeaseOptions{
+          url_.conninfo, url_.schema, relay_id_, url_.lease});
+    }
+    return leases_->Start().WithContext(fmt::format("start relay {}", relay_id_));
+  }
+
+  Result<Claim> ClaimDue(TimePoint now, std::size_t limit) override {
+    return WithContext(CallR<Claim>([&](PGconn* c) { return DoClaimDue(c, now, limit); }),
+                       "claim due events");
+  }
+
+  Status Settle(const Settlement& settlement, TimePoint now) override {
+    Status s = Call([&](PGconn* c) { return DoSettle(c, settlement, now); });
+    if (leases_ != nullptr) leases_->ClearInFlight();
+    return s.WithContext("settle published events");
+  }
+
+  Status WaitForWork(std::chrono::milliseconds timeout, std::stop_token stop) override {
+    return DoWaitForWork(timeout, stop).WithContext("wait for new events");
+  }
+
+  Status Enqueue(std::span<const Event> events) override {
+    return Call([&](PGconn* c) {
+             return pg_internal::InsertEvents(c, url_.schema, events, kDefaultMaxPayloadBytes,
+                                              kConflict);
+           })
+        .WithContext("enqueue");
+  }
+
+  Result<OutboxStats> Stats() override {
+    return WithContext(CallR<OutboxStats>([&](PGconn* c) { return DoStats(c); }),
+                       "read outbox statistics");
+  }
+
+  Result<std::vector<DeadLetter>> ListDeadLetters(const DeadLetterFilter& filter,
+                                                  std::size_t limit) override {
+    return WithContext(CallR<std::vector<DeadLetter>>(
+                           [&](PGconn* c) { return DoListDeadLetters(c, filter, limit); }),
+                       "list dead letters");
+  }
+
+  Result<std::int64_t> RetryDeadLetters(const DeadLetterFilter& filter, TimePoint now) override {
+    return WithContext(CountFiltered(sql_.retry_dead, filter, ToUnixMillis(now)),
+                       "retry dead letters");
+  }
+
+  Result<std::int64_t> PurgeDeadLetters(const DeadLetterFilter& filter) override {
+    return WithContext(CountFiltered(sql_.purge_dead, filter, std::nullopt), "purge dead letters");
+  }
+
+ private:
+  // Runs `f` on the connection (reconnecting first if needed) and drops the
+  // connection if `f` found it broken.
+  template <typename F>
+  Status Call(F f) {
+    HERALD_ASSIGN_OR_RETURN(PGconn * conn, conn_.Get());
+    Status s = f(conn);
+    conn_.Observe(s);
+    return s;
+  }
+
+  template <typename T, typename F>
+  Result<T> CallR(F f) {
+    HERALD_ASSIGN_OR_RETURN(PGconn * conn, conn_.Get());
+    Result<T> r = f(conn);
+    if (!r) conn_.Observe(r.error());
+    return r;
+  }
+
+  Result<Claim> DoClaimDue(PGconn* conn, TimePoint now, std::size_t limit) {
+    if (leases_ == nullptr) {
+      return std::unexpected(
+          FailedPrecondition("this store is not a relay: call AcquireRelayRole first"));
+    }
+    seen_generation_ = leases_->generation();
+    std::vector<PartitionEpoch> owned = leases_->BeginClaim();
+    claimed_under_ = owned;
+    Claim claim;
+    if (owned.empty() || limit == 0) {
+      leases_->ClearInFlight();
+      return claim;
+    }
+    Params p;
+    p.Add(relay_id_)
+        .Add(ToUnixMillis(now))
+        .Add(ClampToInt64(limit))
+        .Add(PartitionsLiteral(owned))
+        .Add(EpochsLiteral(owned));
+    HERALD_ASSIGN_OR_RETURN(ResultPtr res, Exec(conn, sql_.claim, p, "", kConflict));
+    std::set<int> partitions;
+    for (int row = 0; row < PQntuples(res.get()); ++row) {
+      PendingEvent pending;
+      HERALD_ASSIGN_OR_RETURN(pending.seq, Int64(res.get(), row, 0));
+      HERALD_ASSIGN_OR_RETURN(std::int64_t attempts, Int64(res.get(), row, 1));
+      HERALD_ASSIGN_OR_RETURN(std::int64_t partition, Int64(res.get(), row, 2));
+      pending.attempts = static_cast<int>(attempts);
+      partitions.insert(static_cast<int>(partition));
+      HERALD_ASSIGN_OR_RETURN(pending.event, pg_internal::ReadEvent(res.get(), row, 3));
+      claim.events.push_back(std::move(pending));
+    }
+    leases_->NarrowInFlight(std::move(partitions));
+    if (claim.events.size() < limit) {
+      HERALD_ASSIGN_OR_RETURN(claim.next_due, NextDue(conn, owned, now));
+    }
+    return claim;
+  }
+
+  Result<std::optional<TimePoint>> NextDue(PGconn* conn, const std::vector<PartitionEpoch>& owned,
+                                           TimePoint now) {
+    Params p;
+    p.Add(PartitionsLiteral(owned)).Add(ToUnixMillis(now));
+    HERALD_ASSIGN_OR_RETURN(ResultPtr res, Exec(conn, sql_.next_due, p, "", kConflict));
+    if (PQntuples(res.get()) == 0 || IsNull(res.get(), 0, 0)) return std::optional<TimePoint>();
+    HERALD_ASSIGN_OR_RETURN(std::int64_t ms, Int64(res.get(), 0, 0));
+    return std::optional<TimePoint>(FromUnixMillis(ms));
+  }
+
+  Status DoSettle(PGconn* conn, const Settlement& settlement, TimePoint now) {
+    if (settlement.empty()) return OkStatus();
+    std::vector<std::int64_t> retry_seqs, retry_at, dead_seqs;
+    std::vector<std::string> retry_errors, dead_errors;
+    for (const Settlement::Retry& r : settlement.retries) {
+      retry_seqs.push_back(r.seq);
+      retry_at.push_back(ToUnixMillis(r.next_attempt_at));
+      retry_errors.push_back(r.error);
+    }
+    for (const Settlement::Dead& d : settlement.dead) {
+      dead_seqs.push_back(d.seq);
+      dead_errors.push_back(d.error);
+    }
+    Params p;
+    p.Add(relay_id_)
+        .Add(PartitionsLiteral(claimed_under_))
+        .Add(EpochsLiteral(claimed_under_))
+        .Add(pg_internal::IntArrayLiteral(settlement.published))
+        .Add(pg_internal::IntArrayLiteral(retry_seqs))
+        .Add(pg_internal::IntArrayLiteral(retry_at))
+        .Add(pg_internal::ArrayLiteral(retry_errors))
+        .Add(pg_internal::IntArrayLiteral(dead_seqs))
+        .Add(pg_internal::ArrayLiteral(dead_errors))
+        .Add(ToUnixMillis(now));
+    HERALD_ASSIGN_OR_RETURN(ResultPtr res, Exec(conn, sql_.settle, p, "", kConflict));
+    HERALD_ASSIGN_OR_RETURN(std::int64_t settled, Int64(res.get(), 0, 0));
+    const auto asked = static_cast<std::int64_t>(
+        settlement.published.size() + settlement.retries.size() + settlement.dead.size());
+    if (settled < asked) {
+      spdlog::info("relay {}: {} of {} settled events were left alone: gone already, or of "
+                   "partitions this relay no longer owns",
+                   relay_id_, asked - settled, asked);
+    }
+    return OkStatus();
+  }
+
+  Status DoWaitForWork(std::chrono::milliseconds timeout, const std::stop_token& stop) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    HERALD_ASSIGN_OR_RETURN(PGconn * conn, conn_.Get());
+    while (!stop.stop_requested()) {
+      if (leases_ != nullptr && leases_->generation() != seen_generation_) return OkStatus();
+      if (PQconsumeInput(conn) == 0) {
+        Status s = Unavailable(pg_internal::ConnectionMessage(conn));
+        conn_.Drop(s.message());
+        return s;
+      }
+      bool notified = false;
+      while (PGnotify* n = PQnotifies(conn)) {
+        notified = true;
+        PQfreemem(n);
+      }
+      if (notified) return OkStatus();
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left <= std::chrono::milliseconds::zero()) break;
+      pollfd fd{PQsocket(conn), POLLIN, 0};
+      ::poll(&fd, 1, static_cast<int>(std::min(left, kWaitSlice).count()));
+    }
+    return OkStatus();
+  }
+
+  Result<OutboxStats> DoStats(PGconn* conn) {
+    std::map<std::string, TopicStats> topics;
+    auto topic = [&](std::string name) -> TopicStats& {
+      TopicStats& t = topics[name];
+      t.topic = std::move(name);
+      return t;
+    };
+    HERALD_ASSIGN_OR_RETURN(ResultPtr pending,
+                            Exec(conn, sql_.pending_stats, Params(), "", kConflict));
+    for (int row = 0; row < PQntuples(pending.get()); ++row) {
+      TopicStats& t = topic(pg_internal::Bytes(pending.get(), row, 0));
+      HERALD_ASSIGN_OR_RETURN(t.pending, Int64(pending.get(), row, 1));
+      HERALD_ASSIGN_OR_RETURN(std::int64_t oldest, Int64(pending.get(), row, 2));
+      t.oldest_pending_created_at = FromUnixMillis(oldest);
+    }
+    HERALD_ASSIGN_OR_RETURN(ResultPtr dead, Exec(conn, sql_.dead_stats, Params(), "", kConflict));
+    for (int row = 0; row < PQntuples(dead.get()); ++row) {
+      HERALD_ASSIGN_OR_RETURN(topic(pg_internal::Bytes(dead.get(), row, 0)).dead_letters,
+                              Int64(dead.get(), row, 1));
+    }
+    OutboxStats stats;
+    for (auto& [name, t] : topics) {
+      stats.pending += t.pending;
+      stats.dead_letters += t.dead_letters;
+      if (t.oldest_pending_created_at &&
+          (!stats.oldest_pending_created_at ||
+           *t.oldest_pending_created_at < *stats.oldest_pending_created_at)) {
+        stats.oldest_pending_created_at = t.oldest_pending_created_at;
+      }
+      stats.topics.push_back(std::move(t));
+    }
+    HERALD_ASSIGN_OR_RETURN(stats.relays, ReadRelays(conn));
+    return stats;
+  }
+
+  Result<std::vector<RelayOwnership>> ReadRelays(PGconn* conn) {
+    Params p;
+    p.Add(static_cast<std::int64_t>(url_.lease.count()));
+    HERALD_ASSIGN_OR_RETURN(ResultPtr res, Exec(conn, sql_.relay_stats, p, "", kConflict));
+    std::vector<RelayOwnership> relays;
+    for (int row = 0; row < PQntuples(res.get()); ++row) {
+      RelayOwnership r;
+      r.relay_id = pg_internal::Bytes(res.get(), row, 0);
+      HERALD_ASSIGN_OR_RETURN(std::int64_t heartbeat, Int64(res.get(), row, 1));
+      r.last_heartbeat = FromUnixMillis(heartbeat);
+      std::string list = pg_internal::Bytes(res.get(), row, 2);
+      for (std::size_t pos = 0; pos < list.size();) {
+        std::size_t comma = list.find(',', pos);
+        if (comma == std::string::npos) comma = list.size();
+        r.partitions.push_back(std::stoi(list.substr(pos, comma - pos)));
+        pos = comma + 1;
+      }
+      relays.push_back(std::move(r));
+    }
+    return relays;
+  }
+
+  Result<std::vector<DeadLetter>> DoListDeadLetters(PGconn* conn, const DeadLetterFilter& filter,
+                                                    std::size_t limit) {
+    HERALD_ASSIGN_OR_RETURN(FilterSql where, CompileFilter(filter));
+    Params p = FilterParams(where);
+    p.Add(ClampToInt64(limit));
+    std::string sql = fmt::format(fmt::runtime(sql_.list_dead), fmt::arg("where", where.where));
+    HERALD_ASSIGN_OR_RETURN(ResultPtr res, Exec(conn, sql, p, "", kConflict));
+    std::vector<DeadLetter> letters;
+    constexpr int kAfter = 1 + pg_internal::kEventColumnCount;
+    for (int row = 0; row < PQntuples(res.get()); ++row) {
+      DeadLetter d;
+      HERALD_ASSIGN_OR_RETURN(d.seq, Int64(res.get(), row, 0));
+      HERALD_ASSIGN_OR_RETURN(d.event, pg_internal::ReadEvent(res.get(), row, 1));
+      HERALD_ASSIGN_OR_RETURN(std::int64_t attempts, Int64(res.get(), row, kAfter));
+      d.attempts = static_cast<int>(attempts);
+      d.error = pg_internal::Bytes(res.get(), row, kAfter + 1);
+      HERALD_ASSIGN_OR_RETURN(std::int64_t failed, Int64(res.get(), row, kAfter + 2));
+      d.failed_at = FromUnixMillis(failed);
+      letters.push_back(std::move(d));
+    }
+    return letters;
+  }
+
+  // Runs `sql_template` (a count of affected dead letters) for `filter`;
+  // `now_ms`, when given, is $2.
+  Result<std::int64_t> CountFiltered(const std::string& sql_template,
+                                     const DeadLetterFilter& filter,
+                                     std::optional<std::int64_t> now_ms) {
+    HERALD_ASSIGN_OR_RETURN(FilterSql where, CompileFilter(filter));
+    return CallR<std::int64_t>([&](PGconn* conn) -> Result<std::int64_t> {
+      Params p = FilterParams(where);
+      if (now_ms) p.Add(*now_ms);
+      std::string sql = fmt::format(fmt::runtime(sql_template), fmt::arg("where", where.where));
+      HERALD_ASSIGN_OR_RETURN(ResultPtr res, Exec(conn, sql, p, "", kConflict));
+      return Int64(res.get(), 0, 0);
+    });
+  }
+
+  const pg_internal::PgUrl url_;
+  const std::string relay_id_;
+  const Statements sql_;
+  pg_internal::Connection conn_;
+  std::unique_ptr<pg_internal::LeaseKeeper> leases_;
+  // The partitions and epochs of the last claim: settlements are fenced by them.
+  std::vector<PartitionEpoch> claimed_under_;
+  std::uint64_t seen_generation_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<PostgresStore>> OpenPostgresStore(std::string_view url,
+                                                         const StoreOptions& options) {
+  HERALD_ASSIGN_OR_RETURN(pg_internal::PgUrl parsed, pg_internal::ParsePgUrl(url));
+  std::string relay_id = parsed.relay_id.empty() ? DefaultRelayId() : parsed.relay_id;
+  auto store = std::make_unique<PostgresStoreImpl>(std::move(parsed), std::move(relay_id),
+                                                   options.busy_timeout);
+  if (Status s = store->Open(); !s.ok()) return std::unexpected(s);
+  return std::unique_ptr<PostgresStore>(std::move(store));
+}
+
+}  // namespace herald

@@ -1,0 +1,100 @@
+// Herald's PostgreSQL schema: migrate, check, versions.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <vector>
+
+#include "herald/postgres.h"
+#include "store/postgres/test_support.h"
+
+namespace herald {
+namespace {
+
+using ::testing::HasSubstr;
+using pg_testing::PgTest;
+using pg_testing::RawConn;
+
+class PgSchemaTest : public PgTest {};
+
+TEST_F(PgSchemaTest, MigrateCreatesTheSchemaOnceAndKeepsThePartitionCount) {
+  Migrate(8);
+  Migrate(16);  // a later run keeps the stored count
+  EXPECT_EQ(Int("SELECT count(*) FROM " + schema_ + ".config"), 1);
+  EXPECT_EQ(Int("SELECT version FROM " + schema_ + ".config"), postgres::kSchemaVersion);
+  EXPECT_EQ(Int("SELECT partitions FROM " + schema_ + ".config"), 8);
+  EXPECT_EQ(Int("SELECT count(*) FROM " + schema_ + ".partitions"), 8);
+  for (const char* table : {"outbox", "dead_letters", "relays", "partitions"}) {
+    EXPECT_EQ(Text("SELECT to_regclass('" + schema_ + "." + table + "') IS NOT NULL"), "t")
+        << table;
+  }
+}
+
+TEST_F(PgSchemaTest, ConcurrentMigratesAllSucceedAndCreateOneSchema) {
+  constexpr int kMigrators = 4;
+  std::vector<Status> results(kMigrators);
+  std::vector<RawConn> conns;
+  for (int i = 0; i < kMigrators; ++i) conns.push_back(Connect());
+  {
+    std::vector<std::jthread> threads;
+    for (int i = 0; i < kMigrators; ++i) {
+      threads.emplace_back([&, i] {
+        postgres::MigrateOptions options;
+        options.schema = schema_;
+        results[i] = postgres::Migrate(conns[i].get(), options);
+      });
+    }
+  }
+  for (const Status& s : results) EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(Int("SELECT count(*) FROM " + schema_ + ".config"), 1);
+  EXPECT_EQ(Int("SELECT count(*) FROM " + schema_ + ".partitions"), postgres::kDefaultPartitions);
+}
+
+TEST_F(PgSchemaTest, ANewerSchemaIsRefused) {
+  Migrate();
+  ASSERT_TRUE(Exec(admin_.get(), "UPDATE " + schema_ + ".config SET version = 99"));
+  postgres::MigrateOptions options;
+  options.schema = schema_;
+  Status s = postgres::Migrate(admin_.get(), options);
+  EXPECT_EQ(s.code(), Code::kFailedPrecondition);
+  EXPECT_THAT(s.message(), HasSubstr("99"));
+  std::unique_ptr<PostgresStore> store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->CheckSchema().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(store->Migrate().code(), Code::kFailedPrecondition);
+}
+
+TEST_F(PgSchemaTest, CheckSchemaNamesMigrateWhenThereIsNone) {
+  std::unique_ptr<PostgresStore> store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  Status s = store->CheckSchema();
+  EXPECT_EQ(s.code(), Code::kFailedPrecondition);
+  EXPECT_THAT(s.message(), HasSubstr("database has no Herald schema '" + schema_ + "'"));
+  EXPECT_THAT(s.message(), HasSubstr("run `herald migrate --db postgres://"));
+  // Relay-side calls say the same kind of thing.
+  EXPECT_EQ(store->AcquireRelayRole(false, {}).code(), Code::kFailedPrecondition);
+  ASSERT_TRUE(store->Migrate().ok());
+  EXPECT_TRUE(store->CheckSchema().ok());
+  EXPECT_TRUE(store->AcquireRelayRole(false, {}).ok());
+}
+
+TEST_F(PgSchemaTest, TheStoreMigratesWithTheUrlsPartitionCount) {
+  std::unique_ptr<PostgresStore> store = OpenStore("partitions=5");
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Migrate().ok());
+  EXPECT_EQ(Int("SELECT count(*) FROM " + schema_ + ".partitions"), 5);
+}
+
+TEST_F(PgSchemaTest, MigrateNeedsNoOpenTransaction) {
+  ASSERT_TRUE(Exec(admin_.get(), "BEGIN"));
+  postgres::MigrateOptions options;
+  options.schema = schema_;
+  EXPECT_EQ(postgres::Migrate(admin_.get(), options).code(), Code::kFailedPrecondition);
+  ASSERT_TRUE(Exec(admin_.get(), "ROLLBACK"));
+  options.partitions = 0;
+  EXPECT_EQ(postgres::Migrate(admin_.get(), options).code(), Code::kInvalidArgument);
+  EXPECT_EQ(Text("SELECT to_regclass('" + schema_ + ".outbox') IS NULL"), "t");
+}
+
+}  // namespace
+}  // namespace herald

@@ -1,0 +1,163 @@
+// Helpers shared by the PostgreSQL store's tests: the server from
+// HERALD_TEST_PG_URL, a schema of the test's own (dropped at the end, so
+// tests can run in parallel against one server), raw application
+// connections and small queries.
+#ifndef HERALD_STORE_POSTGRES_TEST_SUPPORT_H_
+#define HERALD_STORE_POSTGRES_TEST_SUPPORT_H_
+
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "herald/event.h"
+#include "herald/postgres.h"
+#include "herald/store.h"
+#include "store/postgres/postgres_store.h"
+
+namespace herald::pg_testing {
+
+struct ConnCloser {
+  void operator()(PGconn* c) const { PQfinish(c); }
+};
+using RawConn = std::unique_ptr<PGconn, ConnCloser>;
+
+// The test server's URL, or "" when HERALD_TEST_PG_URL is unset.
+inline std::string ServerUrl() {
+  const char* url = std::getenv("HERALD_TEST_PG_URL");
+  return url != nullptr ? url : "";
+}
+
+// A schema name for the running test: "t_" + its lower-cased name, cut to
+// fit, with a hash of the full name so that cut names stay distinct.
+inline std::string SchemaForCurrentTest() {
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string full = std::string(info->test_suite_name()) + "_" + info->name();
+  std::string name = "t_";
+  for (char c : full) {
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    name += (alnum || (c >= 'a' && c <= 'z')) ? c : '_';
+  }
+  std::size_t hash = std::hash<std::string>{}(full) % 1000000;
+  if (name.size() > 38) name.resize(38);
+  return name + "_" + std::to_string(hash);
+}
+
+class PgTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = ServerUrl();
+    if (server_.empty()) {
+      GTEST_SKIP() << "HERALD_TEST_PG_URL is not set; start a server with scripts/pg.sh start "
+                      "and export HERALD_TEST_PG_URL=$(scripts/pg.sh url)";
+    }
+    schema_ = SchemaForCurrentTest();
+    admin_ = Connect();
+    ASSERT_NE(admin_, nullptr);
+    Exec(admin_.get(), "DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
+  }
+
+  void TearDown() override {
+    if (admin_ != nullptr) Exec(admin_.get(), "DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
+  }
+
+  // An application's own connection.
+  RawConn Connect() const {
+    RawConn conn(PQconnectdb(server_.c_str()));
+    EXPECT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+    if (PQstatus(conn.get()) != CONNECTION_OK) return nullptr;
+    PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
+    return conn;
+  }
+
+  // The store URL for this test's schema, with `extra` query parameters.
+  std::string StoreUrl(const std::string& extra = "") const {
+    std::string url = server_ + (server_.find('?') == std::string::npos ? "?" : "&");
+    url += "schema=" + schema_;
+    if (!extra.empty()) url += "&" + extra;
+    return url;
+  }
+
+  std::unique_ptr<PostgresStore> OpenStore(const std::string& extra = "") const {
+    Result<std::unique_ptr<PostgresStore>> store = OpenPostgresStore(StoreUrl(extra), {});
+    EXPECT_TRUE(store.has_value()) << store.error().ToString();
+    return store ? std::move(*store) : nullptr;
+  }
+
+  void Migrate(int partitions = postgres::kDefaultPartitions) {
+    postgres::MigrateOptions options;
+    options.schema = schema_;
+    options.partitions = partitions;
+    Status s = postgres::Migrate(admin_.get(), options);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+
+  postgres::EnqueueOptions WriteOptions() const {
+    postgres::EnqueueOptions options;
+    options.schema = schema_;
+    return options;
+  }
+
+  // Runs `sql`; true on success.
+  static bool Exec(PGconn* conn, const std::string& sql) {
+    PGresult* res = PQexec(conn, sql.c_str());
+    ExecStatusType st = PQresultStatus(res);
+    bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    EXPECT_TRUE(ok) << sql << ": " << PQresultErrorMessage(res);
+    PQclear(res);
+    return ok;
+  }
+
+  // The first column of the first row `sql` selects, as text ("<none>" or "<null>").
+  static std::string QueryText(PGconn* conn, const std::string& sql) {
+    PGresult* res = PQexec(conn, sql.c_str());
+    EXPECT_EQ(PQresultStatus(res), PGRES_TUPLES_OK) << sql << ": " << PQresultErrorMessage(res);
+    std::string value = "<none>";
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0) {
+      value = PQgetisnull(res, 0, 0) ? "<null>" : PQgetvalue(res, 0, 0);
+    }
+    PQclear(res);
+    return value;
+  }
+
+  static std::int64_t QueryInt(PGconn* conn, const std::string& sql) {
+    std::string text = QueryText(conn, sql);
+    return text == "<none>" || text == "<null>" ? -1 : std::stoll(text);
+  }
+
+  std::string Text(const std::string& sql) const { return QueryText(admin_.get(), sql); }
+  std::int64_t Int(const std::string& sql) const { return QueryInt(admin_.get(), sql); }
+  std::int64_t OutboxCount() const { return Int("SELECT count(*) FROM " + schema_ + ".outbox"); }
+
+  std::string server_;
+  std::string schema_;
+  RawConn admin_;
+};
+
+// An event with every field set, created_at at millisecond precision.
+inline Event FullEvent(std::string topic, std::string key, std::string payload) {
+  Event e = Event::Make(std::move(topic), std::move(key), "Something.Happened", std::move(payload));
+  e.content_type = "application/octet-stream";
+  e.headers = {{"traceparent", "00-abc-def-01"}, {"tenant", "t\xc3\xa9nant"}, {"q", "a\"b\\c"}};
+  return e;
+}
+
+inline void ExpectSameEvent(const Event& got, const Event& want) {
+  EXPECT_EQ(got.id, want.id);
+  EXPECT_EQ(got.topic, want.topic);
+  EXPECT_EQ(got.key, want.key);
+  EXPECT_EQ(got.type, want.type);
+  EXPECT_EQ(got.payload, want.payload);
+  EXPECT_EQ(got.content_type, want.content_type);
+  EXPECT_EQ(got.headers, want.headers);
+  EXPECT_EQ(ToUnixMillis(got.created_at), ToUnixMillis(want.created_at));
+}
+
+}  // namespace herald::pg_testing
+
+#endif  // HERALD_STORE_POSTGRES_TEST_SUPPORT_H_
