@@ -74,7 +74,8 @@ struct PublisherOptions {
   std::map<std::string, std::string> properties;
 };
 
-// Opens a publisher from a URL: "stdout:", "file:PATH". InvalidArgument for a
+// Opens a publisher from a URL: "stdout:", "file:PATH", "kafka://host:port,..."
+// (when built with Kafka; see docs/kafka.md). InvalidArgument for a
 // malformed URL or an unknown scheme; the publisher's own error otherwise.
 Result<std::unique_ptr<Publisher>> OpenPublisher(std::string_view url,
                                                  const PublisherOptions& options = {});

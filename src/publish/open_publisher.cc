@@ -10,6 +10,9 @@
 
 #include "herald/publisher.h"
 #include "publish/file/file_publisher.h"
+#ifdef HERALD_WITH_KAFKA
+#include "publish/kafka/kafka_publisher.h"
+#endif
 
 namespace herald {
 namespace {
@@ -63,6 +66,16 @@ Result<std::unique_ptr<Publisher>> OpenFile(std::string_view url, std::string_vi
   return std::unique_ptr<Publisher>(std::move(*publisher));
 }
 
+#ifdef HERALD_WITH_KAFKA
+// "kafka://host:port[,host:port...]"; options are librdkafka properties.
+Result<std::unique_ptr<Publisher>> OpenKafka(std::string_view url, std::string_view /*rest*/,
+                                             const PublisherOptions& options) {
+  auto publisher = publish::KafkaPublisher::Open(url, options);
+  if (!publisher) return std::unexpected(publisher.error());
+  return std::unique_ptr<Publisher>(std::move(*publisher));
+}
+#endif
+
 struct Scheme {
   std::string_view name;
   Opener open;
@@ -71,6 +84,9 @@ struct Scheme {
 constexpr std::array kSchemes = {
     Scheme{"stdout", OpenStdout},
     Scheme{"file", OpenFile},
+#ifdef HERALD_WITH_KAFKA
+    Scheme{"kafka", OpenKafka},
+#endif
 };
 
 std::string SupportedSchemes() {

@@ -1,0 +1,468 @@
+// The Kafka publisher against librdkafka's in-process mock cluster (three
+// brokers), driven by the relay from a SQLite outbox that an application
+// fills in its own transactions. A plain consumer reads back what landed.
+#include "publish/kafka/kafka_publisher.h"
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <future>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "herald/relay.h"
+#include "herald/sqlite.h"
+#include "herald/store.h"
+#include "publish/kafka/mock_cluster.h"
+#include "testing/faulty_store.h"
+
+namespace herald::publish {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using ::testing::HasSubstr;
+using testing::ConsumedMessage;
+using testing::MockCluster;
+
+constexpr int kPartitions = 4;
+
+std::uint64_t SeedFromTestName() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = fmt::format("{}.{}", info->test_suite_name(), info->name());
+  std::uint64_t hash = 14695981039346656037ull;  // FNV-1a
+  for (unsigned char c : name) hash = (hash ^ c) * 1099511628211ull;
+  return hash;
+}
+
+// Collects the deliveries of direct Publish() calls.
+class Deliveries {
+ public:
+  Publisher::DeliveryCallback Callback() {
+    return [this](std::size_t index, Delivery delivery) {
+      std::lock_guard<std::mutex> lock(mu_);
+      got_[index].push_back(std::move(delivery));
+      cv_.notify_all();
+    };
+  }
+  // Waits until `n` distinct indexes were reported; false on timeout.
+  bool WaitFor(std::size_t n, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return got_.size() >= n; });
+  }
+  std::map<std::size_t, std::vector<Delivery>> got() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return got_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::size_t, std::vector<Delivery>> got_;
+};
+
+class KafkaPublisherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    seed_ = SeedFromTestName();
+    rng_.seed(seed_);
+    std::cout << "seed " << seed_ << "\n";
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace_if(name.begin(), name.end(), [](char c) { return !std::isalnum(c); }, '_');
+    path_ = std::filesystem::temp_directory_path() /
+            fmt::format("herald_kafka_test_{}_{}.db", ::getpid(), name);
+    RemoveFiles();
+    auto store = OpenStore("sqlite:" + path_.string(), {.create_if_missing = true});
+    ASSERT_TRUE(store.has_value()) << store.error().ToString();
+    store_ = std::move(*store);
+    ASSERT_TRUE(store_->Migrate().ok());
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &app_), SQLITE_OK);
+    sqlite3_busy_timeout(app_, 5000);
+    Exec("CREATE TABLE business (id INTEGER PRIMARY KEY, note TEXT NOT NULL)");
+    cluster_.CreateTopic("orders", kPartitions);
+  }
+
+  void TearDown() override {
+    sqlite3_close(app_);
+    store_.reset();
+    RemoveFiles();
+  }
+
+  void RemoveFiles() {
+    for (const char* suffix : {"", "-wal", "-shm", "-relay.lock"}) {
+      std::error_code ignored;
+      std::filesystem::remove(path_.string() + suffix, ignored);
+    }
+  }
+
+  void Exec(const std::string& sql) {
+    char* error = nullptr;
+    ASSERT_EQ(sqlite3_exec(app_, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
+        << sql << ": " << (error != nullptr ? error : "");
+  }
+
+  // Commits `count` events of `topic`, keys drawn from `keys`, `per_tx` per
+  // application transaction. Returns them in enqueue order.
+  std::vector<Event> Commit(int count, const std::vector<std::string>& keys, int per_tx,
+                            const std::string& topic = "orders") {
+    std::vector<Event> all;
+    for (int i = 0; i < count; i += per_tx) {
+      Exec("BEGIN IMMEDIATE");
+      Exec(fmt::format("INSERT INTO business (note) VALUES ('tx {}')", i));
+      for (int j = i; j < std::min(count, i + per_tx); ++j) {
+        Event e = Event::Make(topic, keys[rng_() % keys.size()], "OrderPlaced",
+                              fmt::format(R"({{"n":{}}})", j));
+        e.headers["traceparent"] = fmt::format("00-{:032x}-{:016x}-01", j, j);
+        Status s = sqlite::Enqueue(app_, e);
+        EXPECT_TRUE(s.ok()) << s.ToString();
+        all.push_back(std::move(e));
+      }
+      Exec("COMMIT");
+    }
+    return all;
+  }
+
+  static std::vector<std::string> Keys(int n, const std::string& prefix = "acct-") {
+    std::vector<std::string> keys;
+    for (int i = 0; i < n; ++i) keys.push_back(prefix + std::to_string(i));
+    return keys;
+  }
+
+  // librdkafka settings for a test: quick reconnects after an outage and a
+  // message timeout of a few seconds.
+  static PublisherOptions TestOptions() {
+    PublisherOptions options;
+    options.properties = {{"reconnect.backoff.ms", "100"},
+                          {"reconnect.backoff.max.ms", "500"},
+                          {"message.timeout.ms", "3000"},
+                          {"linger.ms", "5"}};
+    return options;
+  }
+
+  std::unique_ptr<KafkaPublisher> OpenKafka(PublisherOptions options = TestOptions()) {
+    auto publisher = KafkaPublisher::Open(cluster_.url(), options);
+    EXPECT_TRUE(publisher.has_value()) << publisher.error().ToString();
+    return publisher.has_value() ? std::move(*publisher) : nullptr;
+  }
+
+  RelayOptions Options() const {
+    RelayOptions options;
+    options.batch_size = 500;
+    options.max_attempts = 0;
+    options.backoff_initial = milliseconds(100);
+    options.backoff_max = milliseconds(1000);
+    options.poll_interval = milliseconds(100);
+    options.exit_when_drained = true;
+    options.seed = seed_;
+    return options;
+  }
+
+  Status RunRelay(Store& store, Publisher& publisher, RelayStats* stats = nullptr) {
+    Relay relay(store, publisher, Options());
+    Status status = relay.Run();
+    if (stats != nullptr) *stats = relay.stats();
+    return status;
+  }
+
+  std::vector<ConsumedMessage> ConsumeAll(const std::string& topic, std::size_t count) {
+    return testing::Consume(cluster_.bootstraps(), topic, kPartitions, count, seconds(30));
+  }
+
+  std::int64_t Pending() {
+    auto stats = store_->Stats();
+    EXPECT_TRUE(stats.has_value());
+    return stats.has_value() ? stats->pending : -1;
+  }
+
+  std::vector<DeadLetter> DeadLetters() {
+    DeadLetterFilter all;
+    all.all = true;
+    auto dead = store_->ListDeadLetters(all, 1000);
+    EXPECT_TRUE(dead.has_value());
+    return dead.value_or(std::vector<DeadLetter>{});
+  }
+
+  // Checks that `landed` holds every event of `events` (ids, keys, values),
+  // that nothing else landed, and that for each key the first deliveries
+  // follow enqueue order. Returns how many duplicates landed.
+  static std::size_t ExpectAllLandedInKeyOrder(const std::vector<Event>& events,
+                                               const std::vector<ConsumedMessage>& landed) {
+    std::map<std::string, const Event*> by_id;
+    std::map<std::string, std::vector<std::string>> enqueued_per_key;
+    for (const Event& e : events) {
+      by_id[e.id.ToString()] = &e;
+      enqueued_per_key[e.key].push_back(e.id.ToString());
+    }
+    std::set<std::string> seen;
+    std::map<std::string, std::vector<std::string>> first_per_key;
+    std::size_t duplicates = 0;
+    for (const ConsumedMessage& m : landed) {
+      const std::string id = m.Header("ce_id");
+      auto it = by_id.find(id);
+      if (it == by_id.end()) {
+        ADD_FAILURE() << "unexpected message " << id << " at " << m.partition << "/" << m.offset;
+        continue;
+      }
+      EXPECT_EQ(m.key, it->second->key);
+      EXPECT_EQ(m.value, it->second->payload);
+      if (!seen.insert(id).second) {
+        ++duplicates;
+        continue;
+      }
+      first_per_key[m.key].push_back(id);
+    }
+    EXPECT_EQ(seen.size(), events.size()) << "events lost";
+    for (const auto& [key, ids] : enqueued_per_key) {
+      if (key.empty()) continue;  // no order to keep
+      EXPECT_EQ(first_per_key[key], ids) << "order of key " << key;
+    }
+    return duplicates;
+  }
+
+  std::uint64_t seed_ = 0;
+  std::mt19937_64 rng_;
+  std::filesystem::path path_;
+  std::unique_ptr<Store> store_;
+  sqlite3* app_ = nullptr;
+  MockCluster cluster_{3};
+};
+
+TEST_F(KafkaPublisherTest, RelaysEveryCommittedEventOnceKeyedWithCloudEventsHeaders) {
+  cluster_.CreateTopic("prod.orders", kPartitions);
+  std::vector<std::string> keys = Keys(12);
+  keys.push_back("");  // no key: a null Kafka key
+  std::vector<Event> events = Commit(1500, keys, /*per_tx=*/5);
+  // A rolled-back transaction never reaches the bus.
+  Exec("BEGIN IMMEDIATE");
+  ASSERT_TRUE(sqlite::Enqueue(app_, Event::Make("orders", "acct-0", "Ghost", "{}")).ok());
+  Exec("ROLLBACK");
+
+  PublisherOptions options = TestOptions();
+  options.properties["herald.topic.template"] = "prod.{topic}";
+  options.properties["herald.ce.source"] = "/billing";
+  auto publisher = OpenKafka(options);
+  ASSERT_NE(publisher, nullptr);
+  RelayStats stats;
+  ASSERT_TRUE(RunRelay(*store_, *publisher, &stats).ok());
+  EXPECT_EQ(stats.published, events.size());
+  EXPECT_EQ(Pending(), 0);
+
+  std::vector<ConsumedMessage> landed = ConsumeAll("prod.orders", events.size());
+  EXPECT_EQ(ExpectAllLandedInKeyOrder(events, landed), 0u);
+  EXPECT_EQ(landed.size(), events.size());
+  std::map<std::string, const Event*> by_id;
+  for (const Event& e : events) by_id[e.id.ToString()] = &e;
+  std::map<std::string, std::set<int>> partitions_of_key;
+  for (const ConsumedMessage& m : landed) {
+    auto it = by_id.find(m.Header("ce_id"));
+    ASSERT_NE(it, by_id.end());
+    const Event& e = *it->second;
+    EXPECT_EQ(m.has_key, !e.key.empty());
+    EXPECT_EQ(m.Header("ce_type"), "OrderPlaced");
+    EXPECT_EQ(m.Header("ce_source"), "/billing");
+    EXPECT_EQ(m.Header("ce_specversion"), "1.0");
+    EXPECT_EQ(m.Header("ce_time"), FormatRfc3339(e.created_at));
+    EXPECT_EQ(m.Header("content-type"), "application/json");
+    EXPECT_EQ(m.Header("traceparent"), e.headers.at("traceparent"));
+    if (m.has_key) partitions_of_key[m.key].insert(m.partition);
+  }
+  for (const auto& [key, partitions] : partitions_of_key) {
+    EXPECT_EQ(partitions.size(), 1u) << "key " << key << " spread over partitions";
+  }
+}
+
+TEST_F(KafkaPublisherTest, AllBrokersDownMidDrainLosesNothingAndSparesTheStore) {
+  constexpr int kEvents = 20000;
+  std::vector<Event> events = Commit(kEvents, Keys(50), /*per_tx=*/100);
+  auto publisher = OpenKafka();
+  ASSERT_NE(publisher, nullptr);
+
+  // At the 8th settlement (4,000 events in), every broker goes down for
+  // five seconds.
+  herald::testing::FaultyStore faulty(*store_);
+  std::atomic<int> claims_at_down{-1};
+  std::atomic<int> claims_at_up{-1};
+  std::jthread restorer;
+  faulty.OnSettle([&](int n) {
+    if (n != 8) return;
+    cluster_.SetAllBrokersDown();
+    claims_at_down = faulty.claims();
+    restorer = std::jthread([&] {
+      std::this_thread::sleep_for(seconds(5));
+      claims_at_up = faulty.claims();
+      cluster_.SetAllBrokersUp();
+    });
+  });
+  RelayStats stats;
+  ASSERT_TRUE(RunRelay(faulty, *publisher, &stats).ok());
+  restorer.join();
+  ASSERT_GE(claims_at_down.load(), 0) << "the outage never started";
+  const int claims_while_down = claims_at_up - claims_at_down;
+  std::cout << "claims while down: " << claims_while_down << ", unavailable outcomes "
+            << stats.unavailable << ", retried " << stats.retried << "\n";
+  EXPECT_GE(stats.unavailable, 1u) << "the outage was not seen";
+  // Each probe waits for message.timeout.ms (3 s) plus a backoff: a 5 s
+  // outage costs the store a handful of claims, not a storm.
+  EXPECT_LE(claims_while_down, 6);
+  EXPECT_EQ(Pending(), 0);
+  EXPECT_TRUE(DeadLetters().empty());
+
+  std::vector<ConsumedMessage> landed = ConsumeAll("orders", events.size());
+  std::size_t duplicates = ExpectAllLandedInKeyOrder(events, landed);
+  std::cout << "landed " << landed.size() << ", duplicates " << duplicates << "\n";
+}
+
+TEST_F(KafkaPublisherTest, InjectedProduceErrorsRetryAndAPermanentOneIsDeadLettered) {
+  PublisherOptions options = TestOptions();
+  options.properties["retries"] = "1";
+  options.properties["retry.backoff.ms"] = "10";
+  auto publisher = OpenKafka(options);
+  ASSERT_NE(publisher, nullptr);
+
+  // More retriable failures than librdkafka retries on its own: some events
+  // come back to the relay as kRetry, and all of them land later.
+  cluster_.PushProduceErrors({RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                              RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+                              RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                              RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                              RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+                              RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS});
+  std::vector<Event> orders = Commit(300, Keys(8), /*per_tx=*/3);
+  RelayStats stats;
+  ASSERT_TRUE(RunRelay(*store_, *publisher, &stats).ok());
+  std::cout << "retried " << stats.retried << ", rebuilds " << publisher->rebuilds() << "\n";
+  EXPECT_GE(stats.retried, 1u) << "no injected error reached the relay";
+  EXPECT_EQ(Pending(), 0);
+
+  // A permanent refusal of the audit topic's produce request: its events
+  // are dead-lettered with the broker's reason; orders keep flowing.
+  cluster_.CreateTopic("audit", 1);
+  std::vector<Event> audit = Commit(3, {"auditor"}, /*per_tx=*/1, "audit");
+  cluster_.PushProduceErrors({RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED});
+  ASSERT_TRUE(RunRelay(*store_, *publisher, &stats).ok());
+  std::vector<Event> more = Commit(300, Keys(8), /*per_tx=*/3);
+  ASSERT_TRUE(RunRelay(*store_, *publisher, &stats).ok());
+  orders.insert(orders.end(), more.begin(), more.end());
+  EXPECT_EQ(Pending(), 0);
+
+  // librdkafka fails the refused message and, to keep the partition
+  // gapless, raises a fatal error: the rest of that request comes back as
+  // kRetry behind it and lands after the producer is made anew.
+  EXPECT_EQ(publisher->rebuilds(), 1);
+  std::vector<DeadLetter> dead = DeadLetters();
+  ASSERT_GE(dead.size(), 1u);
+  std::set<EventId> dead_ids;
+  for (const DeadLetter& d : dead) {
+    dead_ids.insert(d.event.id);
+    EXPECT_EQ(d.event.topic, "audit");
+    EXPECT_THAT(d.error, HasSubstr("TOPIC_AUTHORIZATION_FAILED"));
+    EXPECT_THAT(d.error, HasSubstr("audit"));
+  }
+  EXPECT_EQ(dead[0].event.id, audit[0].id) << "the first refused event is the one dead-lettered";
+  std::vector<Event> audit_landed;
+  for (const Event& e : audit) {
+    if (!dead_ids.contains(e.id)) audit_landed.push_back(e);
+  }
+  ExpectAllLandedInKeyOrder(audit_landed, testing::Consume(cluster_.bootstraps(), "audit", 1,
+                                                           audit_landed.size(), seconds(30)));
+  ExpectAllLandedInKeyOrder(orders, ConsumeAll("orders", orders.size()));
+}
+
+TEST_F(KafkaPublisherTest, OversizedEventIsRejectedAndOnlyItsKeyWaits) {
+  PublisherOptions options = TestOptions();
+  options.properties["message.max.bytes"] = "10000";
+  std::vector<Event> before = Commit(50, Keys(5), /*per_tx=*/5);
+  Exec("BEGIN IMMEDIATE");
+  Event big = Event::Make("orders", "acct-big", "Huge", std::string(20000, 'x'));
+  Event after_big = Event::Make("orders", "acct-big", "Small", "{}");
+  ASSERT_TRUE(sqlite::Enqueue(app_, big).ok());
+  ASSERT_TRUE(sqlite::Enqueue(app_, after_big).ok());
+  Exec("COMMIT");
+  std::vector<Event> after = Commit(50, Keys(5), /*per_tx=*/5);
+
+  auto publisher = OpenKafka(options);
+  ASSERT_NE(publisher, nullptr);
+  ASSERT_TRUE(RunRelay(*store_, *publisher).ok());
+
+  std::vector<DeadLetter> dead = DeadLetters();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].event.id, big.id);
+  EXPECT_THAT(dead[0].error, HasSubstr("MSG_SIZE_TOO_LARGE"));
+  EXPECT_EQ(Pending(), 0);
+  std::vector<Event> landed_expected = before;
+  landed_expected.push_back(after_big);
+  landed_expected.insert(landed_expected.end(), after.begin(), after.end());
+  ExpectAllLandedInKeyOrder(landed_expected, ConsumeAll("orders", landed_expected.size()));
+}
+
+TEST_F(KafkaPublisherTest, UnreachableClusterReportsEveryEventUnavailable) {
+  PublisherOptions options = TestOptions();
+  options.properties["message.timeout.ms"] = "1000";
+  cluster_.SetAllBrokersDown();
+  auto publisher = OpenKafka(options);
+  ASSERT_NE(publisher, nullptr);
+  std::vector<Event> events;
+  for (int i = 0; i < 20; ++i) events.push_back(Event::Make("orders", "k", "T", "{}"));
+  Deliveries deliveries;
+  publisher->Publish(events, deliveries.Callback());
+  ASSERT_TRUE(deliveries.WaitFor(events.size(), seconds(10)));
+  for (const auto& [index, got] : deliveries.got()) {
+    ASSERT_EQ(got.size(), 1u) << "index " << index << " reported more than once";
+    EXPECT_EQ(got[0].outcome, Outcome::kUnavailable) << got[0].error;
+    EXPECT_THAT(got[0].error, HasSubstr("MSG_TIMED_OUT"));
+  }
+  cluster_.SetAllBrokersUp();
+}
+
+TEST_F(KafkaPublisherTest, FatalProducerErrorRetriesOutstandingAndRebuilds) {
+  auto publisher = OpenKafka();
+  ASSERT_NE(publisher, nullptr);
+  std::vector<Event> events;
+  for (int i = 0; i < 200; ++i) {
+    events.push_back(Event::Make("orders", fmt::format("k{}", i % 7), "T", "{}"));
+  }
+  Deliveries first;
+  publisher->Publish(events, first.Callback());
+  publisher->InjectFatalErrorForTesting("injected by the test");
+  ASSERT_TRUE(first.WaitFor(events.size(), seconds(15)));
+  std::vector<Event> again;
+  for (const auto& [index, got] : first.got()) {
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_NE(got[0].outcome, Outcome::kRejected) << got[0].error;
+    EXPECT_NE(got[0].outcome, Outcome::kUnavailable) << got[0].error;
+    if (got[0].outcome != Outcome::kPublished) again.push_back(events[index]);
+  }
+  std::cout << again.size() << " of " << events.size() << " reported kRetry\n";
+
+  // The next call runs on a new producer; every event gets through.
+  std::vector<Event> next = again;
+  next.push_back(Event::Make("orders", "k0", "T", "{}"));
+  Deliveries second;
+  publisher->Publish(next, second.Callback());
+  ASSERT_TRUE(second.WaitFor(next.size(), seconds(15)));
+  for (const auto& [index, got] : second.got()) {
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].outcome, Outcome::kPublished) << got[0].error;
+  }
+  EXPECT_EQ(publisher->rebuilds(), 1);
+}
+
+}  // namespace
+}  // namespace herald::publish
