@@ -342,7 +342,8 @@ TEST_F(CliTest, StatusOfEmptyOutboxHasNullAge) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(
       r.out,
-      "{\"pending\":0,\"oldest_pending_age_seconds\":null,\"dead_letters\":0,\"topics\":[]}\n");
+      "{\"pending\":0,\"oldest_pending_age_seconds\":null,\"dead_letters\":0,\"topics\":[],"
+      "\"relays\":[]}\n");
 }
 
 // The line the file sink must write for `e`, built here independently.

@@ -15,6 +15,7 @@ void AddRelayCommand(CLI::App& app, Action* chosen);
 void AddStatusCommand(CLI::App& app, Action* chosen);
 void AddDlqCommand(CLI::App& app, Action* chosen);
 void AddEnqueueCommand(CLI::App& app, Action* chosen);
+void AddDemoCommand(CLI::App& app, Action* chosen);
 
 }  // namespace herald::cli
 

@@ -22,6 +22,9 @@ int main(int argc, char** argv) {
   AddStatusCommand(app, &chosen);
   AddDlqCommand(app, &chosen);
   AddEnqueueCommand(app, &chosen);
+#ifdef HERALD_WITH_DEMO
+  AddDemoCommand(app, &chosen);
+#endif
 
   try {
     app.parse(argc, argv);
@@ -31,8 +34,8 @@ int main(int argc, char** argv) {
     return Fail(herald::InvalidArgument(e.what()), kExitUsage);
   }
   if (!chosen) {
-    return Fail(herald::InvalidArgument(
-                    "missing command (migrate, relay, status, dlq or enqueue); see herald --help"),
+    return Fail(herald::InvalidArgument("missing command (migrate, relay, status, dlq, enqueue or "
+                                        "demo); see herald --help"),
                 kExitUsage);
   }
   try {
