@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <cstdio>
@@ -232,6 +233,7 @@ Args Parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   Args args = Parse(argc, argv);
+  spdlog::set_level(spdlog::level::warn);
   std::filesystem::path dir =
       args.dir.empty() ? std::filesystem::temp_directory_path() / "herald-bench"
                       : std::filesystem::path(args.dir);

@@ -1,10 +1,41 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds, runs every test.
 # Usage: scripts/test.sh [ctest arguments, e.g. -L unit]
+#
+# The PostgreSQL tests need a server. With HERALD_TEST_PG_URL set, that one is
+# used as it is. Otherwise a private cluster is started with scripts/pg.sh
+# (in $HERALD_PG_DIR, on port $HERALD_PG_PORT, default 55432; one already
+# running there is reused) and its URL exported; a cluster started here is
+# stopped when the script exits, however it exits. If no server can be had
+# the script fails: it never lets those tests skip. One test restarts the
+# server (alone, RUN_SERIAL): give a shared server's URL only if that is fine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$(pwd)
 ./scripts/deps.sh
 ./scripts/build.sh
 build_dir=${HERALD_BUILD_DIR:-build}
+
+# True if the cluster scripts/pg.sh manages is up and answering.
+pg_answers() {
+  local url
+  url=$(./scripts/pg.sh url 2>/dev/null) || return 1
+  pg_isready -q -d "$url" -t 5
+}
+
+if [[ -z ${HERALD_TEST_PG_URL:-} ]]; then
+  if pg_answers; then
+    echo "scripts/test.sh: using the PostgreSQL cluster already running"
+  else
+    trap '"$root/scripts/pg.sh" stop || true' EXIT
+    ./scripts/pg.sh start "${HERALD_PG_PORT:-}" >/dev/null
+  fi
+  HERALD_TEST_PG_URL=$(./scripts/pg.sh url)
+  export HERALD_TEST_PG_URL
+fi
+if ! pg_isready -q -d "$HERALD_TEST_PG_URL" -t 10; then
+  echo "scripts/test.sh: no PostgreSQL server answers at $HERALD_TEST_PG_URL" >&2
+  exit 1
+fi
 cd "$build_dir"
 ctest --output-on-failure -j"${HERALD_JOBS:-2}" --timeout 600 "$@"
