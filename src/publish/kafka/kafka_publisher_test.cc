@@ -27,6 +27,11 @@
 #include <thread>
 #include <vector>
 
+#ifdef HERALD_WITH_POSTGRES
+#include <libpq-fe.h>
+
+#include "herald/postgres.h"
+#endif
 #include "herald/relay.h"
 #include "herald/sqlite.h"
 #include "herald/store.h"
@@ -463,6 +468,75 @@ TEST_F(KafkaPublisherTest, FatalProducerErrorRetriesOutstandingAndRebuilds) {
   }
   EXPECT_EQ(publisher->rebuilds(), 1);
 }
+
+
+#ifdef HERALD_WITH_POSTGRES
+// The same happy path from PostgreSQL: events enqueued through the
+// application's own libpq connection inside its transactions, relayed by a
+// PostgreSQL store (its partitions leased to this one relay).
+TEST_F(KafkaPublisherTest, RelaysEveryCommittedEventFromPostgresOnceKeyedInOrder) {
+  const char* server = std::getenv("HERALD_TEST_PG_URL");
+  if (server == nullptr || *server == '\0') {
+    if (std::getenv("CI") != nullptr) FAIL() << "HERALD_TEST_PG_URL is not set";
+    GTEST_SKIP() << "HERALD_TEST_PG_URL is not set; scripts/test.sh starts a server";
+  }
+  const std::string schema = fmt::format("t_kafka_happy_{}", ::getpid());
+  std::unique_ptr<PGconn, void (*)(PGconn*)> app(PQconnectdb(server), PQfinish);
+  ASSERT_EQ(PQstatus(app.get()), CONNECTION_OK) << PQerrorMessage(app.get());
+  PQsetNoticeProcessor(app.get(), [](void*, const char*) {}, nullptr);
+  auto exec = [&](const std::string& sql) {
+    PGresult* r = PQexec(app.get(), sql.c_str());
+    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    EXPECT_TRUE(ok) << sql << ": " << PQerrorMessage(app.get());
+    PQclear(r);
+  };
+  exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+  ASSERT_TRUE(postgres::Migrate(app.get(), {.schema = schema, .partitions = 8}).ok());
+  exec("CREATE TABLE " + schema + ".business (id bigserial PRIMARY KEY, note text NOT NULL)");
+
+  const std::vector<std::string> keys = Keys(10);
+  std::vector<Event> events;
+  const postgres::EnqueueOptions enqueue{.schema = schema};
+  for (int i = 0; i < 1000; i += 10) {
+    exec("BEGIN");
+    exec(fmt::format("INSERT INTO {}.business (note) VALUES ('tx {}')", schema, i));
+    std::vector<Event> tx;
+    for (int j = i; j < i + 10; ++j) {
+      tx.push_back(Event::Make("orders", keys[rng_() % keys.size()], "OrderPlaced",
+                               fmt::format(R"({{"n":{}}})", j)));
+    }
+    ASSERT_TRUE(postgres::EnqueueBatch(app.get(), tx, enqueue).ok());
+    const bool roll_back = (i / 10) % 5 == 4;  // one transaction in five
+    exec(roll_back ? "ROLLBACK" : "COMMIT");
+    if (!roll_back) events.insert(events.end(), tx.begin(), tx.end());
+  }
+
+  auto store = OpenStore(fmt::format("{}{}schema={}&lease=2s", server,
+                                     std::string_view(server).find('?') == std::string::npos
+                                         ? "?"
+                                         : "&",
+                                     schema));
+  ASSERT_TRUE(store.has_value()) << store.error().ToString();
+  auto publisher = OpenKafka();
+  ASSERT_NE(publisher, nullptr);
+  RelayStats stats;
+  ASSERT_TRUE(RunRelay(**store, *publisher, &stats).ok());
+  EXPECT_EQ(stats.published, events.size());
+  auto outbox = (*store)->Stats();
+  ASSERT_TRUE(outbox.has_value());
+  EXPECT_EQ(outbox->pending, 0);
+
+  std::vector<ConsumedMessage> landed = ConsumeAll("orders", events.size());
+  EXPECT_EQ(ExpectAllLandedInKeyOrder(events, landed), 0u);
+  EXPECT_EQ(landed.size(), events.size());
+  for (const ConsumedMessage& m : landed) {
+    EXPECT_EQ(m.Header("ce_type"), "OrderPlaced");
+    EXPECT_EQ(m.Header("ce_specversion"), "1.0");
+  }
+  store->reset();
+  exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+}
+#endif  // HERALD_WITH_POSTGRES
 
 }  // namespace
 }  // namespace herald::publish
