@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench_support.h"
 #include "herald/event.h"
 #include "herald/publisher.h"
 #include "herald/relay.h"
@@ -30,6 +31,13 @@
 #include "herald/store.h"
 
 namespace {
+
+using herald::bench::Check;
+using herald::bench::CpuModel;
+using herald::bench::kKeys;
+using herald::bench::MakeEvent;
+using herald::bench::Payload;
+using herald::bench::Seconds;
 
 using Clock = std::chrono::steady_clock;
 
@@ -41,38 +49,10 @@ struct Args {
   std::string dir;
 };
 
-void Check(bool ok, std::string_view what) {
-  if (!ok) {
-    std::fprintf(stderr, "herald_bench: %.*s\n", static_cast<int>(what.size()), what.data());
-    std::exit(1);
-  }
-}
-
-void Check(const herald::Status& s, std::string_view what) {
-  Check(s.ok(), fmt::format("{}: {}", what, s.ToString()));
-}
-
 void Exec(sqlite3* db, const char* sql) {
   char* err = nullptr;
   int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
   Check(rc == SQLITE_OK, fmt::format("{}: {}", sql, err ? err : "?"));
-}
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
-}
-
-std::string Payload(std::size_t bytes, long i) {
-  std::string p = fmt::format(R"({{"account":"acct-{}","amount_cents":{},"note":")", i % 64, i);
-  while (p.size() + 2 < bytes) p.push_back('x');
-  return p + "\"}";
 }
 
 sqlite3* OpenDb(const std::filesystem::path& path, const char* synchronous) {

@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.h"
 #include "herald/event.h"
 #include "herald/publisher.h"
 #include "herald/relay.h"
@@ -40,12 +41,18 @@
 
 namespace {
 
+using herald::bench::Check;
+using herald::bench::CpuModel;
+using herald::bench::kKeys;
+using herald::bench::MakeEvent;
+using herald::bench::Payload;
+using herald::bench::Seconds;
+
 using SteadyClock = std::chrono::steady_clock;
 using herald::publish::testing::MockCluster;
 
 constexpr int kBrokers = 3;
 constexpr int kPartitions = 8;
-constexpr int kKeys = 64;
 
 struct Args {
   std::string store;
@@ -55,39 +62,6 @@ struct Args {
   long rate = 1000;
   long seconds = 10;
 };
-
-void Check(bool ok, std::string_view what) {
-  if (!ok) {
-    std::fprintf(stderr, "kafka_bench: %.*s\n", static_cast<int>(what.size()), what.data());
-    std::exit(1);
-  }
-}
-
-void Check(const herald::Status& s, std::string_view what) {
-  Check(s.ok(), fmt::format("{}: {}", what, s.ToString()));
-}
-
-double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
-}
-
-std::string Payload(std::size_t bytes, long i) {
-  std::string p = fmt::format(R"({{"account":"acct-{}","amount_cents":{},"note":")", i % kKeys, i);
-  while (p.size() + 2 < bytes) p.push_back('x');
-  return p + "\"}";
-}
-
-herald::Event MakeEvent(const Args& args, long i) {
-  return herald::Event::Make("transactions", fmt::format("acct-{}", i % kKeys),
-                             "TransactionCreated", Payload(args.payload, i));
-}
 
 // The publisher properties of every run: Herald's defaults (idempotent,
 // acks=all, linger 5 ms) and nothing else.
@@ -125,7 +99,7 @@ double RawProduceRate(const MockCluster& cluster, const Args& args) {
 
   std::vector<herald::Event> events;
   events.reserve(static_cast<std::size_t>(args.backlog));
-  for (long i = 0; i < args.backlog; ++i) events.push_back(MakeEvent(args, i));
+  for (long i = 0; i < args.backlog; ++i) events.push_back(MakeEvent(args.payload, i));
 
   auto start = SteadyClock::now();
   for (const herald::Event& e : events) {
@@ -161,7 +135,7 @@ double RawProduceRate(const MockCluster& cluster, const Args& args) {
 void FillBacklog(herald::Store& store, const Args& args) {
   std::vector<herald::Event> chunk;
   for (long i = 0; i < args.backlog; ++i) {
-    chunk.push_back(MakeEvent(args, i));
+    chunk.push_back(MakeEvent(args.payload, i));
     if (chunk.size() == 1000 || i + 1 == args.backlog) {
       Check(store.Enqueue(chunk), "enqueue backlog");
       chunk.clear();
@@ -243,7 +217,7 @@ Latency SteadyRateLatency(const MockCluster& cluster, const Args& args) {
   for (long i = 0; i < total; ++i) {
     std::this_thread::sleep_until(next);
     next += period;
-    herald::Event e = MakeEvent(args, i);
+    herald::Event e = MakeEvent(args.payload, i);
     Check((*app_store)->Enqueue(std::span<const herald::Event>(&e, 1)), "enqueue");
     committed.emplace(e.id, SteadyClock::now());
   }

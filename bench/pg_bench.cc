@@ -36,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.h"
 #include "herald/event.h"
 #include "herald/postgres.h"
 #include "herald/publisher.h"
@@ -44,11 +45,17 @@
 
 namespace {
 
+using herald::bench::Check;
+using herald::bench::CpuModel;
+using herald::bench::kKeys;
+using herald::bench::MakeEvent;
+using herald::bench::Payload;
+using herald::bench::Seconds;
+
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kSchema = "herald_bench";
 constexpr const char* kAppSchema = "herald_bench_app";
-constexpr int kKeys = 64;
 constexpr int kEnqueueRounds = 3;
 
 struct Args {
@@ -62,39 +69,6 @@ struct Args {
   long transactions = 2000;
   std::string dir;
 };
-
-void Check(bool ok, std::string_view what) {
-  if (!ok) {
-    std::fprintf(stderr, "pg_bench: %.*s\n", static_cast<int>(what.size()), what.data());
-    std::exit(1);
-  }
-}
-
-void Check(const herald::Status& s, std::string_view what) {
-  Check(s.ok(), fmt::format("{}: {}", what, s.ToString()));
-}
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
-}
-
-std::string Payload(std::size_t bytes, long i) {
-  std::string p = fmt::format(R"({{"account":"acct-{}","amount_cents":{},"note":")", i % kKeys, i);
-  while (p.size() + 2 < bytes) p.push_back('x');
-  return p + "\"}";
-}
-
-herald::Event MakeEvent(const Args& args, long i) {
-  return herald::Event::Make("transactions", fmt::format("acct-{}", i % kKeys),
-                             "TransactionCreated", Payload(args.payload, i));
-}
 
 // ---- libpq --------------------------------------------------------------------
 
@@ -162,7 +136,7 @@ void FillBacklog(const Args& args) {
   Conn c(args.db);
   std::vector<herald::Event> chunk;
   for (long i = 0; i < args.backlog; ++i) {
-    chunk.push_back(MakeEvent(args, i));
+    chunk.push_back(MakeEvent(args.payload, i));
     if (chunk.size() == 1000 || i + 1 == args.backlog) {
       Exec(c.pg, "BEGIN");
       Check(herald::postgres::EnqueueBatch(c.pg, chunk, WriteOptions()), "enqueue batch");
@@ -311,7 +285,7 @@ Latency SteadyRateLatency(const Args& args, herald::Publisher& sink) {
         Conn app(args.db);
         for (long i = t; i < total; i += args.app_threads) {
           std::this_thread::sleep_until(start + i * period);
-          herald::Event e = MakeEvent(args, i);
+          herald::Event e = MakeEvent(args.payload, i);
           Exec(app.pg, "BEGIN");
           Check(herald::postgres::Enqueue(app.pg, e, WriteOptions()), "enqueue");
           Exec(app.pg, "COMMIT");
@@ -357,7 +331,7 @@ double EnqueueRate(const Args& args, bool with_outbox, const char* synchronous_c
     Conn c(args.db);
     Exec(c.pg, fmt::format("SET synchronous_commit = {}", synchronous_commit));
     for (long i = first; i < args.transactions; i += connections) {
-      herald::Event e = MakeEvent(args, i);
+      herald::Event e = MakeEvent(args.payload, i);
       std::string id = e.id.ToString(), amount = std::to_string(i);
       const char* params[] = {id.c_str(), e.key.c_str(), amount.c_str()};
       Exec(c.pg, "BEGIN");
