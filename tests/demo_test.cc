@@ -9,6 +9,7 @@
 #include <string>
 
 #include "support/process.h"
+#include "testing/seed.h"
 
 namespace herald {
 namespace {
@@ -17,17 +18,9 @@ using test::ProcessResult;
 using test::RunProgram;
 using test::TempDir;
 
-std::uint64_t SeedFromTestName() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string name = std::string(info->test_suite_name()) + "." + info->name();
-  std::uint64_t hash = 14695981039346656037ull;  // FNV-1a
-  for (unsigned char c : name) hash = (hash ^ c) * 1099511628211ull;
-  return hash % 1000000;
-}
-
 TEST(DemoTest, OutboxRunLosesNothingAppliesOnceAndKeepsOrder) {
   TempDir dir;
-  const std::uint64_t seed = SeedFromTestName();
+  const std::uint64_t seed = herald::testing::SeedFromTestName() % 1000000;
   std::cout << "seed " << seed << "\n";
   constexpr int kTransactions = 400;
   ProcessResult r = RunProgram(

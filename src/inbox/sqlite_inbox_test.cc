@@ -17,6 +17,7 @@
 
 #include "herald/inbox.h"
 #include "testing/fake_clock.h"
+#include "testing/seed.h"
 
 namespace herald::sqlite {
 namespace {
@@ -24,14 +25,7 @@ namespace {
 using std::chrono::hours;
 using std::chrono::milliseconds;
 
-std::uint64_t SeedFromTestName() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::uint64_t hash = 14695981039346656037ull;  // FNV-1a
-  for (unsigned char c : fmt::format("{}.{}", info->test_suite_name(), info->name())) {
-    hash = (hash ^ c) * 1099511628211ull;
-  }
-  return hash;
-}
+using herald::testing::SeedFromTestName;
 
 class SqliteInboxTest : public ::testing::Test {
  protected:

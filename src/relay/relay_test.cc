@@ -29,6 +29,7 @@
 #include "testing/fake_clock.h"
 #include "testing/faulty_store.h"
 #include "testing/scripted_publisher.h"
+#include "testing/seed.h"
 
 namespace herald {
 namespace {
@@ -44,13 +45,7 @@ using testing::ScriptedPublisher;
 // hanging.
 constexpr int kCallGuard = 20000;
 
-std::uint64_t SeedFromTestName() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string name = fmt::format("{}.{}", info->test_suite_name(), info->name());
-  std::uint64_t hash = 14695981039346656037ull;  // FNV-1a
-  for (unsigned char c : name) hash = (hash ^ c) * 1099511628211ull;
-  return hash;
-}
+using herald::testing::SeedFromTestName;
 
 std::set<EventId> IdsOf(const std::vector<Event>& events) {
   std::set<EventId> ids;

@@ -37,6 +37,7 @@
 #include "herald/store.h"
 #include "publish/kafka/mock_cluster.h"
 #include "testing/faulty_store.h"
+#include "testing/seed.h"
 
 namespace herald::publish {
 namespace {
@@ -49,13 +50,7 @@ using testing::MockCluster;
 
 constexpr int kPartitions = 4;
 
-std::uint64_t SeedFromTestName() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string name = fmt::format("{}.{}", info->test_suite_name(), info->name());
-  std::uint64_t hash = 14695981039346656037ull;  // FNV-1a
-  for (unsigned char c : name) hash = (hash ^ c) * 1099511628211ull;
-  return hash;
-}
+using herald::testing::SeedFromTestName;
 
 // Collects the deliveries of direct Publish() calls.
 class Deliveries {
