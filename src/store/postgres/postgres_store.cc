@@ -1,3 +1,4 @@
+#include "store/common/store_common.h"
 #include "store/postgres/postgres_store.h"
 
 #include <fmt/format.h>
@@ -73,12 +74,7 @@ struct FilterSql {
 };
 
 Result<FilterSql> CompileFilter(const DeadLetterFilter& filter) {
-  int chosen = int{!filter.ids.empty()} + int{filter.topic.has_value()} + int{filter.all};
-  if (chosen != 1) {
-    return std::unexpected(InvalidArgument(
-        chosen == 0 ? "no dead letters selected: give event ids, a topic, or all"
-                    : "select dead letters by exactly one of: event ids, a topic, all"));
-  }
+  HERALD_RETURN_IF_ERROR(store_internal::CheckDeadLetterFilter(filter));
   if (filter.all) return FilterSql{"$1::text IS NULL", std::nullopt};
   if (filter.topic) return FilterSql{"topic = $1", *filter.topic};
   std::vector<std::string> ids;

@@ -8,9 +8,14 @@
 #include <vector>
 
 #include "core/macros.h"
+#include "store/common/store_common.h"
 #include "store/postgres/pg.h"
 
 namespace herald::pg_internal {
+
+using store_internal::DecodeHeaders;
+using store_internal::EncodeHeaders;
+
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
@@ -24,19 +29,6 @@ std::string Hex(std::string_view bytes) {
     out[2 * i + 1] = kHex[b & 0xf];
   }
   return out;
-}
-
-Result<Headers> DecodeHeaders(const std::string& text) {
-  nlohmann::json object = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (object.is_discarded() || !object.is_object()) {
-    return std::unexpected(Internal(fmt::format("event headers are not a JSON object: {}", text)));
-  }
-  Headers headers;
-  for (const auto& [name, value] : object.items()) {
-    // Values other than strings (written by hand) are kept as their JSON text.
-    headers.emplace(name, value.is_string() ? value.get<std::string>() : value.dump());
-  }
-  return headers;
 }
 
 // The columns of a batch insert, one array per column.
@@ -97,17 +89,6 @@ std::string EventColumns(std::string_view a) {
       "{0}.event_id, {0}.topic, {0}.key, {0}.type, {0}.payload, {0}.content_type, "
       "{0}.headers::text, {1}",
       a, ToMillisSql(fmt::format("{}.created_at", a)));
-}
-
-Result<std::string> EncodeHeaders(const Headers& headers) {
-  if (headers.empty()) return std::string("{}");
-  nlohmann::json object = nlohmann::json::object();
-  for (const auto& [name, value] : headers) object[name] = value;
-  try {
-    return object.dump();
-  } catch (const nlohmann::json::exception&) {
-    return std::unexpected(InvalidArgument("event headers are not valid UTF-8"));
-  }
 }
 
 Status InsertEvents(PGconn* conn, const std::string& schema, std::span<const Event> events,

@@ -32,9 +32,6 @@ Status InsertEvents(PGconn* conn, const std::string& schema, std::span<const Eve
 // (binary results). Internal if a value is malformed.
 Result<Event> ReadEvent(const PGresult* res, int row, int first);
 
-// Event headers as a JSON object; InvalidArgument if not valid UTF-8.
-Result<std::string> EncodeHeaders(const Headers& headers);
-
 // SQL for a timestamptz from Unix milliseconds in parameter `param` ("$2").
 std::string FromMillisSql(std::string_view param);
 // SQL for Unix milliseconds (bigint) of a timestamptz expression.

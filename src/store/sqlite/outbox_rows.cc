@@ -8,37 +8,17 @@
 #include <vector>
 
 #include "core/macros.h"
+#include "store/common/store_common.h"
 
 namespace herald::sqlite_internal {
 namespace {
 
+using store_internal::DecodeHeaders;
+using store_internal::EncodeHeaders;
+
 constexpr const char* kInsertSql =
     "INSERT INTO herald_outbox (event_id, topic, key, type, payload, content_type, headers, "
     "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-
-Result<std::string> EncodeHeaders(const Headers& headers) {
-  if (headers.empty()) return std::string("{}");
-  nlohmann::json object = nlohmann::json::object();
-  for (const auto& [name, value] : headers) object[name] = value;
-  try {
-    return object.dump();
-  } catch (const nlohmann::json::exception&) {
-    return std::unexpected(InvalidArgument("event headers are not valid UTF-8"));
-  }
-}
-
-Result<Headers> DecodeHeaders(const std::string& text) {
-  nlohmann::json object = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (object.is_discarded() || !object.is_object()) {
-    return std::unexpected(Internal(fmt::format("event headers are not a JSON object: {}", text)));
-  }
-  Headers headers;
-  for (const auto& [name, value] : object.items()) {
-    // Values other than strings (written by hand) are kept as their JSON text.
-    headers.emplace(name, value.is_string() ? value.get<std::string>() : value.dump());
-  }
-  return headers;
-}
 
 // created_at as stored: the event's own, or now for an event that has none.
 std::int64_t CreatedAtMillis(const Event& event) {

@@ -1,3 +1,4 @@
+#include "store/common/store_common.h"
 #include "store/sqlite/sqlite_store.h"
 
 #include <fmt/format.h>
@@ -97,12 +98,7 @@ struct FilterSql {
 };
 
 Result<FilterSql> CompileFilter(const DeadLetterFilter& filter) {
-  int chosen = int{!filter.ids.empty()} + int{filter.topic.has_value()} + int{filter.all};
-  if (chosen != 1) {
-    return std::unexpected(InvalidArgument(
-        chosen == 0 ? "no dead letters selected: give event ids, a topic, or all"
-                    : "select dead letters by exactly one of: event ids, a topic, all"));
-  }
+  HERALD_RETURN_IF_ERROR(store_internal::CheckDeadLetterFilter(filter));
   if (filter.all) return FilterSql{"1", std::nullopt};
   if (filter.topic) return FilterSql{"topic = ?1", *filter.topic};
   nlohmann::json ids = nlohmann::json::array();
