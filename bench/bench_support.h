@@ -6,7 +6,12 @@
 #include <errno.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
+#include <mutex>
+#include <span>
+#include <vector>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -14,6 +19,7 @@
 #include <string_view>
 
 #include "herald/event.h"
+#include "herald/publisher.h"
 #include "herald/status.h"
 
 namespace herald::bench {
@@ -58,6 +64,51 @@ inline std::string Payload(std::size_t bytes, long i) {
 inline Event MakeEvent(std::size_t payload_bytes, long i) {
   return Event::Make("transactions", fmt::format("acct-{}", i % kKeys), "TransactionCreated",
                      Payload(payload_bytes, i));
+}
+
+// Forwards to another publisher and notes when each event was first reported
+// published. Thread-safe.
+class TimingPublisher final : public Publisher {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+
+  explicit TimingPublisher(Publisher& inner) : inner_(inner) {}
+  Guarantees guarantees() const override { return inner_.guarantees(); }
+  void Publish(std::span<const Event> events, DeliveryCallback done) override {
+    inner_.Publish(events, [this, events, done](std::size_t i, Delivery d) {
+      if (d.outcome == Outcome::kPublished) {
+        std::lock_guard lock(mu_);
+        published_.try_emplace(events[i].id, std::chrono::steady_clock::now());
+      }
+      done(i, std::move(d));
+    });
+  }
+  std::size_t count() const {
+    std::lock_guard lock(mu_);
+    return published_.size();
+  }
+  std::map<EventId, TimePoint> published() const {
+    std::lock_guard lock(mu_);
+    return published_;
+  }
+
+ private:
+  Publisher& inner_;
+  mutable std::mutex mu_;
+  std::map<EventId, TimePoint> published_;
+};
+
+struct Percentiles {
+  double p50 = 0, p99 = 0, max = 0;
+};
+
+// Nearest-rank percentiles of `samples`. REQUIRES: not empty.
+inline Percentiles Summarize(std::vector<double> samples) {
+  std::sort(samples.begin(), samples.end());
+  auto at = [&](double q) {
+    return samples[static_cast<std::size_t>(q * static_cast<double>(samples.size() - 1))];
+  };
+  return {at(0.50), at(0.99), samples.back()};
 }
 
 }  // namespace herald::bench

@@ -47,6 +47,7 @@ using herald::bench::kKeys;
 using herald::bench::MakeEvent;
 using herald::bench::Payload;
 using herald::bench::Seconds;
+using herald::bench::TimingPublisher;
 
 using SteadyClock = std::chrono::steady_clock;
 using herald::publish::testing::MockCluster;
@@ -159,36 +160,6 @@ double RelayRate(const MockCluster& cluster, const Args& args) {
   return static_cast<double>(args.backlog) / secs;
 }
 
-// Forwards to the Kafka publisher and notes when each event's delivery
-// report arrived.
-class TimingPublisher final : public herald::Publisher {
- public:
-  explicit TimingPublisher(herald::Publisher& base) : base_(base) {}
-  herald::Guarantees guarantees() const override { return base_.guarantees(); }
-  void Publish(std::span<const herald::Event> events, DeliveryCallback done) override {
-    base_.Publish(events, [this, events, done](std::size_t i, herald::Delivery d) {
-      if (d.outcome == herald::Outcome::kPublished) {
-        std::lock_guard<std::mutex> lock(mu_);
-        acked_.emplace(events[i].id, SteadyClock::now());
-      }
-      done(i, std::move(d));
-    });
-  }
-  std::map<herald::EventId, SteadyClock::time_point> acked() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return acked_;
-  }
-  std::size_t count() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return acked_.size();
-  }
-
- private:
-  herald::Publisher& base_;
-  std::mutex mu_;
-  std::map<herald::EventId, SteadyClock::time_point> acked_;
-};
-
 struct Latency {
   double p50_ms = 0;
   double p99_ms = 0;
@@ -229,15 +200,14 @@ Latency SteadyRateLatency(const MockCluster& cluster, const Args& args) {
   relay_thread.join();
 
   std::vector<double> ms;
-  for (const auto& [id, acked_at] : timing.acked()) {
+  for (const auto& [id, acked_at] : timing.published()) {
     auto it = committed.find(id);
     if (it == committed.end()) continue;
     ms.push_back(std::chrono::duration<double, std::milli>(acked_at - it->second).count());
   }
   Check(ms.size() == committed.size(), "every committed event acknowledged");
-  std::sort(ms.begin(), ms.end());
-  auto at = [&](double q) { return ms[static_cast<std::size_t>(q * static_cast<double>(ms.size() - 1))]; };
-  return Latency{at(0.50), at(0.99), ms.back(), ms.size()};
+  const herald::bench::Percentiles p = herald::bench::Summarize(ms);
+  return Latency{p.p50, p.p99, p.max, ms.size()};
 }
 
 Args Parse(int argc, char** argv) {

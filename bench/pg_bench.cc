@@ -51,6 +51,7 @@ using herald::bench::kKeys;
 using herald::bench::MakeEvent;
 using herald::bench::Payload;
 using herald::bench::Seconds;
+using herald::bench::TimingPublisher;
 
 using Clock = std::chrono::steady_clock;
 
@@ -221,36 +222,6 @@ double RawDrainRate(const Args& args, const std::filesystem::path& sink) {
 
 // ---- 2. latency ---------------------------------------------------------------
 
-// Forwards to another publisher and notes when each event was reported
-// published. Thread-safe.
-class TimingPublisher final : public herald::Publisher {
- public:
-  explicit TimingPublisher(herald::Publisher& inner) : inner_(inner) {}
-  herald::Guarantees guarantees() const override { return inner_.guarantees(); }
-  void Publish(std::span<const herald::Event> events, DeliveryCallback done) override {
-    inner_.Publish(events, [this, events, done](std::size_t i, herald::Delivery d) {
-      if (d.outcome == herald::Outcome::kPublished) {
-        std::lock_guard lock(mu_);
-        published_.try_emplace(events[i].id, Clock::now());
-      }
-      done(i, std::move(d));
-    });
-  }
-  std::size_t count() const {
-    std::lock_guard lock(mu_);
-    return published_.size();
-  }
-  std::map<herald::EventId, Clock::time_point> published() const {
-    std::lock_guard lock(mu_);
-    return published_;
-  }
-
- private:
-  herald::Publisher& inner_;
-  mutable std::mutex mu_;
-  std::map<herald::EventId, Clock::time_point> published_;
-};
-
 struct Latency {
   double p50_ms = 0, p99_ms = 0, max_ms = 0;
   double achieved_rate = 0;
@@ -312,9 +283,8 @@ Latency SteadyRateLatency(const Args& args, herald::Publisher& sink) {
       ms.push_back(std::chrono::duration<double, std::milli>(published.at(id) - at).count());
     }
   }
-  std::sort(ms.begin(), ms.end());
-  auto pct = [&](double q) { return ms[static_cast<std::size_t>(q * (ms.size() - 1))]; };
-  return Latency{pct(0.50), pct(0.99), ms.back(), achieved, ms.size()};
+  const herald::bench::Percentiles p = herald::bench::Summarize(ms);
+  return Latency{p.p50, p.p99, p.max, achieved, ms.size()};
 }
 
 // ---- 3. enqueue overhead ------------------------------------------------------
