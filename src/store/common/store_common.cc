@@ -29,6 +29,21 @@ Result<Headers> DecodeHeaders(const std::string& text) {
   return headers;
 }
 
+OutboxStats SumTopics(std::map<std::string, TopicStats> topics) {
+  OutboxStats stats;
+  for (auto& [name, t] : topics) {
+    stats.pending += t.pending;
+    stats.dead_letters += t.dead_letters;
+    if (t.oldest_pending_created_at &&
+        (!stats.oldest_pending_created_at ||
+         *t.oldest_pending_created_at < *stats.oldest_pending_created_at)) {
+      stats.oldest_pending_created_at = t.oldest_pending_created_at;
+    }
+    stats.topics.push_back(std::move(t));
+  }
+  return stats;
+}
+
 Status CheckDeadLetterFilter(const DeadLetterFilter& filter) {
   const int chosen = int{!filter.ids.empty()} + int{filter.topic.has_value()} + int{filter.all};
   if (chosen == 1) return OkStatus();

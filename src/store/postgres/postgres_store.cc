@@ -430,17 +430,7 @@ class PostgresStoreImpl final : public PostgresStore {
       HERALD_ASSIGN_OR_RETURN(topic(pg_internal::Bytes(dead.get(), row, 0)).dead_letters,
                               Int64(dead.get(), row, 1));
     }
-    OutboxStats stats;
-    for (auto& [name, t] : topics) {
-      stats.pending += t.pending;
-      stats.dead_letters += t.dead_letters;
-      if (t.oldest_pending_created_at &&
-          (!stats.oldest_pending_created_at ||
-           *t.oldest_pending_created_at < *stats.oldest_pending_created_at)) {
-        stats.oldest_pending_created_at = t.oldest_pending_created_at;
-      }
-      stats.topics.push_back(std::move(t));
-    }
+    OutboxStats stats = store_internal::SumTopics(std::move(topics));
     HERALD_ASSIGN_OR_RETURN(stats.relays, ReadRelays(conn));
     return stats;
   }

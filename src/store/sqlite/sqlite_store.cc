@@ -283,18 +283,7 @@ class SqliteStore final : public Store {
       if (Status s = CountPerTopic(topics); !s.ok()) return std::unexpected(s);
       if (Status s = tx.Commit(); !s.ok()) return std::unexpected(s);
     }
-    OutboxStats stats;
-    for (auto& [name, t] : topics) {
-      stats.pending += t.pending;
-      stats.dead_letters += t.dead_letters;
-      if (t.oldest_pending_created_at &&
-          (!stats.oldest_pending_created_at ||
-           *t.oldest_pending_created_at < *stats.oldest_pending_created_at)) {
-        stats.oldest_pending_created_at = t.oldest_pending_created_at;
-      }
-      stats.topics.push_back(std::move(t));
-    }
-    return stats;
+    return store_internal::SumTopics(std::move(topics));
   }
 
   Status CountPerTopic(std::map<std::string, TopicStats>& topics) {
