@@ -71,7 +71,7 @@ class CliTest : public ::testing::Test {
 
   std::vector<PendingEvent> Pending(const std::string& name = "app.db") const {
     auto store = OpenTestStore(name);
-    auto claim = store->ClaimDue(Clock::Real().Now() + std::chrono::hours(1), 10000);
+    auto claim = store->ClaimDue(Clock::Real().Now() + std::chrono::hours(1), 10000, {});
     EXPECT_TRUE(claim.has_value()) << claim.error().ToString();
     return claim.has_value() ? claim->events : std::vector<PendingEvent>{};
   }
@@ -79,7 +79,7 @@ class CliTest : public ::testing::Test {
   // Moves every pending event of the database to the dead-letter table.
   void KillAllPending(const std::string& error, const std::string& name = "app.db") const {
     auto store = OpenTestStore(name);
-    auto claim = store->ClaimDue(Clock::Real().Now() + std::chrono::hours(1), 10000);
+    auto claim = store->ClaimDue(Clock::Real().Now() + std::chrono::hours(1), 10000, {});
     ASSERT_TRUE(claim.has_value());
     Settlement settlement;
     for (const PendingEvent& p : claim->events) settlement.dead.push_back({p.seq, error});

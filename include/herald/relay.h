@@ -12,8 +12,12 @@
 //    back only later events of its own key;
 //  - poison goes to the dead-letter table after kRejected or max_attempts
 //    kRetry outcomes (I6);
-//  - bounded memory (one batch) and, while the bus is kUnavailable, one
-//    probe per backoff interval (I8).
+//  - bounded memory (the batch on the bus and the one read ahead) and, while
+//    the bus is kUnavailable, one probe per backoff interval (I8).
+//
+// One batch is on the bus at a time. While it is, the engine settles the
+// batch before it and reads the next one (see RelayOptions::read_ahead), so
+// the store's round trips overlap the bus's instead of adding to them.
 #ifndef HERALD_RELAY_H_
 #define HERALD_RELAY_H_
 
@@ -40,6 +44,11 @@ struct RelayOptions {
   // `backoff_max`, with full jitter (a uniform draw in [0, computed]).
   std::chrono::milliseconds backoff_initial{200};
   std::chrono::milliseconds backoff_max{30000};
+  // After a full batch (a backlog), read the next batch while this one is on
+  // the bus. Events of a key whose event in the batch on the bus was not
+  // published are left pending (I3). Off: claim, publish and settle one
+  // after the other.
+  bool read_ahead = true;
   // Longest idle wait before the store is asked again even without a wake-up.
   std::chrono::milliseconds poll_interval{1000};
   // Run() returns OK once nothing is pending (retries included).

@@ -119,11 +119,24 @@ class Store {
   // the operating system if the process dies.
   virtual Status AcquireRelayRole(bool wait, std::stop_token stop) = 0;
 
-  // Reads up to `limit` due events (next attempt <= now). Does not mark them:
-  // an event claimed and never settled is simply claimed again later.
-  virtual Result<Claim> ClaimDue(TimePoint now, std::size_t limit) = 0;
+  // Reads up to `limit` due events (next attempt <= now), leaving out the
+  // events whose seq is in `in_flight`: those of a batch the caller is still
+  // publishing, so that it can read the next batch meanwhile. Does not mark
+  // anything: an event claimed and never settled is simply claimed again by
+  // a later call that does not name it in `in_flight`. Events that become
+  // visible late (commit order is not seq order) are returned by the first
+  // claim that sees them, whatever their seq.
+  //
+  // A store that fences settlements (PostgreSQL) remembers under which
+  // ownership each returned event was claimed, for as long as the event is
+  // named in `in_flight` of later claims or until it is settled.
+  virtual Result<Claim> ClaimDue(TimePoint now, std::size_t limit,
+                                 std::span<const std::int64_t> in_flight) = 0;
 
-  // Applies `settlement` in one transaction, all of it or none of it.
+  // Applies `settlement` in one transaction, all of it or none of it. Its
+  // events come from one earlier ClaimDue(). A store that fences settles only
+  // the events whose partition it still owns under the same ownership as at
+  // their claim, and leaves the others alone (another relay has them now).
   virtual Status Settle(const Settlement& settlement, TimePoint now) = 0;
 
   // Blocks until another connection may have committed new events, `timeout`

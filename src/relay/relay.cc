@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "core/backoff.h"
+#include "core/macros.h"
 
 namespace herald {
 namespace {
@@ -129,6 +131,14 @@ class Relay::Impl {
   // (not published in this round, or not settled on its own merits).
   using Outcomes = std::vector<std::optional<Delivery>>;
 
+  // What publishing one batch came to.
+  struct Published {
+    Outcomes outcomes;
+    // Keys with an event of the batch that was not published: their later
+    // events must wait for it (I3), in this batch and in the next.
+    std::unordered_set<std::string> held_keys;
+  };
+
   struct Counters {
     std::atomic<std::uint64_t> published{0};
     std::atomic<std::uint64_t> retried{0};
@@ -140,13 +150,15 @@ class Relay::Impl {
   };
 
   Result<bool> Round(std::stop_token stop);
+  Result<std::optional<std::vector<PendingEvent>>> ClaimFresh(std::stop_token stop);
+  void ReadAhead(const std::vector<PendingEvent>& in_flight, std::stop_token stop);
   void Idle(std::optional<TimePoint> next_due, TimePoint now, std::stop_token stop);
-  Outcomes PublishBatch(std::vector<PendingEvent>& batch, std::stop_token stop);
+  Published PublishBatch(std::vector<PendingEvent>& batch, std::stop_token stop);
   bool PublishWave(std::vector<PendingEvent>& batch, const std::vector<std::size_t>& wave,
                    std::unordered_set<std::string>& failed_keys, Outcomes& outcomes);
   Settlement Decide(const std::vector<PendingEvent>& batch, const Outcomes& outcomes,
                     TimePoint now);
-  void Settle(const Settlement& settlement, TimePoint now, std::stop_token stop);
+  void SettleDecided(std::stop_token stop);
   void UpdateBreaker(const Outcomes& outcomes);
 
   Store& store_;
@@ -157,12 +169,21 @@ class Relay::Impl {
   std::stop_source stop_;
   Counters counters_;
 
-  // Touched only by the thread in Run().
+  // Touched only by the thread in Run(), except last_bus_error_, which the
+  // publishing thread writes while Run() waits for it.
   std::mt19937_64 rng_;
   bool keeps_key_order_ = false;
   int bus_down_rounds_ = 0;       // consecutive rounds that saw kUnavailable
   int store_failures_ = 0;        // consecutive failed claims
   std::string last_bus_error_;
+  // The next batch, read while the previous one was being published.
+  std::optional<std::vector<PendingEvent>> ahead_;
+  // Keys held back by the last published batch.
+  std::unordered_set<std::string> held_keys_;
+  // The last published batch's settlement, applied while the next batch is
+  // on the bus, and always before a claim that does not exclude its events.
+  std::optional<Settlement> decided_;
+  TimePoint decided_at_{};
 };
 
 Status Relay::Impl::Run() {
@@ -174,29 +195,78 @@ Status Relay::Impl::Run() {
   }
   if (Status s = store_.CheckSchema(); !s.ok()) return s;
   keeps_key_order_ = publisher_.guarantees().keeps_key_order;
-  spdlog::info("relay started: batch size {}, max attempts {}, {}", options_.batch_size,
+  spdlog::info("relay started: batch size {}, max attempts {}, {}{}", options_.batch_size,
                options_.max_attempts,
-               keeps_key_order_ ? "whole batches per call" : "one event per key per call");
+               keeps_key_order_ ? "whole batches per call" : "one event per key per call",
+               options_.read_ahead ? ", reading the next batch while one is on the bus" : "");
+  Status result = OkStatus();
   while (!stop.stop_requested()) {
-    if (bus_down_rounds_ > 0 &&
-        !clock_.SleepFor(backoff_.Delay(bus_down_rounds_, rng_), stop)) {
-      break;
+    if (bus_down_rounds_ > 0) {
+      SettleDecided(stop);
+      if (!clock_.SleepFor(backoff_.Delay(bus_down_rounds_, rng_), stop)) break;
     }
     Result<bool> more = Round(stop);
-    if (!more.has_value()) return more.error();
+    if (!more.has_value()) {
+      result = more.error();
+      break;
+    }
     if (!*more) break;
   }
+  // Stop: nothing new is published; what was, is settled.
+  SettleDecided(stop);
   spdlog::info("relay stopped");
-  return OkStatus();
+  return result;
 }
 
-// One claim-publish-settle round. Returns false when Run() should return OK
-// (drained, with exit_when_drained), an error that retrying cannot fix, or
-// true to go on.
+// One round: take the batch read ahead (or claim one), publish it, and while
+// it is on the bus settle the previous batch and read the next. Returns
+// false when Run() should return OK (drained, with exit_when_drained), an
+// error that retrying cannot fix, or true to go on.
 Result<bool> Relay::Impl::Round(std::stop_token stop) {
+  std::vector<PendingEvent> batch;
+  if (ahead_.has_value() && !ahead_->empty()) {
+    batch = std::move(*ahead_);
+  } else {
+    HERALD_ASSIGN_OR_RETURN(std::optional<std::vector<PendingEvent>> claimed, ClaimFresh(stop));
+    if (!claimed.has_value()) return false;
+    batch = std::move(*claimed);
+  }
+  ahead_.reset();
+  if (batch.empty()) return true;
+  const bool full = batch.size() >= options_.batch_size;
+  // Events of a key whose event in the previous batch was not published stay
+  // pending behind it.
+  std::erase_if(batch, [&](const PendingEvent& p) {
+    return !p.event.key.empty() && held_keys_.contains(p.event.key);
+  });
+  if (batch.empty()) return true;
+
+  auto publishing = std::async(std::launch::async, [this, &batch, stop] {
+    return PublishBatch(batch, stop);
+  });
+  SettleDecided(stop);
+  if (options_.read_ahead && full && bus_down_rounds_ == 0) ReadAhead(batch, stop);
+  Published published = publishing.get();
+
+  held_keys_ = std::move(published.held_keys);
+  decided_at_ = clock_.Now();
+  decided_ = Decide(batch, published.outcomes, decided_at_);
+  UpdateBreaker(published.outcomes);
+  if (bus_down_rounds_ > 0) ahead_.reset();
+  return true;
+}
+
+// Claims a batch with nothing in flight, after settling what was decided.
+// Returns nullopt when Run() should return OK (drained, with
+// exit_when_drained), an empty batch after an idle wait or a retriable
+// store failure.
+Result<std::optional<std::vector<PendingEvent>>> Relay::Impl::ClaimFresh(std::stop_token stop) {
+  using Batch = std::optional<std::vector<PendingEvent>>;
+  SettleDecided(stop);
+  held_keys_.clear();  // settled: the store holds back what must wait
   const TimePoint now = clock_.Now();
   counters_.claims.fetch_add(1);
-  Result<Claim> claim = store_.ClaimDue(now, options_.batch_size);
+  Result<Claim> claim = store_.ClaimDue(now, options_.batch_size, {});
   if (!claim.has_value()) {
     const Status& error = claim.error();
     if (!error.retriable()) return std::unexpected(error);
@@ -204,22 +274,33 @@ Result<bool> Relay::Impl::Round(std::stop_token stop) {
     spdlog::warn("claiming from the store failed ({} in a row): {}", store_failures_,
                  error.ToString());
     clock_.SleepFor(backoff_.Delay(store_failures_, rng_), stop);
-    return true;
+    return Batch(std::vector<PendingEvent>());
   }
   if (store_failures_ > 0) {
     spdlog::info("store reachable again");
     store_failures_ = 0;
   }
   if (claim->events.empty()) {
-    if (options_.exit_when_drained && !claim->next_due.has_value()) return false;
+    if (options_.exit_when_drained && !claim->next_due.has_value()) return Batch();
     Idle(claim->next_due, now, stop);
-    return true;
   }
-  Outcomes outcomes = PublishBatch(claim->events, stop);
-  const TimePoint settled_at = clock_.Now();
-  Settle(Decide(claim->events, outcomes, settled_at), settled_at, stop);
-  UpdateBreaker(outcomes);
-  return true;
+  return Batch(std::move(claim->events));
+}
+
+// Reads the next batch while `in_flight` is being published. A failure here
+// costs nothing: the next round claims afresh and handles it.
+void Relay::Impl::ReadAhead(const std::vector<PendingEvent>& in_flight, std::stop_token stop) {
+  if (stop.stop_requested()) return;
+  std::vector<std::int64_t> seqs;
+  seqs.reserve(in_flight.size());
+  for (const PendingEvent& p : in_flight) seqs.push_back(p.seq);
+  counters_.claims.fetch_add(1);
+  Result<Claim> claim = store_.ClaimDue(clock_.Now(), options_.batch_size, seqs);
+  if (!claim.has_value()) {
+    spdlog::debug("reading ahead failed: {}", claim.error().ToString());
+    return;
+  }
+  ahead_ = std::move(claim->events);
 }
 
 // Waits for work: on the clock until the next retry when that comes before
@@ -241,16 +322,23 @@ void Relay::Impl::Idle(std::optional<TimePoint> next_due, TimePoint now, std::st
 // with an event that was not published has its later events dropped from the
 // remaining waves: they stay pending behind it. A wave that meets an
 // unavailable bus ends the batch. Moves the published events out of `batch`
-// (settlement needs only their seq and attempts).
-Relay::Impl::Outcomes Relay::Impl::PublishBatch(std::vector<PendingEvent>& batch,
-                                                std::stop_token stop) {
-  Outcomes outcomes(batch.size());
-  std::unordered_set<std::string> failed_keys;
+// (settlement needs only their seq and attempts). Runs on a thread of its
+// own while Run() settles and reads ahead; touches no store.
+Relay::Impl::Published Relay::Impl::PublishBatch(std::vector<PendingEvent>& batch,
+                                                 std::stop_token stop) {
+  Published result;
+  result.outcomes.resize(batch.size());
+  std::vector<bool> sent(batch.size(), false);
   for (const std::vector<std::size_t>& wave : PlanWaves(batch, keeps_key_order_)) {
     if (stop.stop_requested()) break;
-    if (!PublishWave(batch, wave, failed_keys, outcomes)) break;
+    for (std::size_t i : wave) sent[i] = !result.held_keys.contains(batch[i].event.key);
+    if (!PublishWave(batch, wave, result.held_keys, result.outcomes)) break;
   }
-  return outcomes;
+  // Events never sent (a wave cut short) hold their keys back too.
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!sent[i] && !batch[i].event.key.empty()) result.held_keys.insert(batch[i].event.key);
+  }
+  return result;
 }
 
 // Publishes the events of `wave` not held back by `failed_keys`, waits for
@@ -333,13 +421,16 @@ Settlement Relay::Impl::Decide(const std::vector<PendingEvent>& batch, const Out
   return settlement;
 }
 
-// Applies `settlement` in one store transaction, retrying a retriable failure
-// a few times. If it still fails it is dropped: its events stay pending and
-// are published again later (a duplicate, never a loss).
-void Relay::Impl::Settle(const Settlement& settlement, TimePoint now, std::stop_token stop) {
+// Applies the decided settlement in one store transaction, retrying a
+// retriable failure a few times. If it still fails it is dropped: its events
+// stay pending and are published again later (a duplicate, never a loss).
+void Relay::Impl::SettleDecided(std::stop_token stop) {
+  if (!decided_.has_value()) return;
+  const Settlement settlement = std::move(*decided_);
+  decided_.reset();
   if (settlement.empty()) return;
   for (int attempt = 1;; ++attempt) {
-    Status s = store_.Settle(settlement, now);
+    Status s = store_.Settle(settlement, decided_at_);
     if (s.ok()) break;
     counters_.settle_failures.fetch_add(1);
     const bool give_up = attempt >= kSettleAttempts || !s.retriable() ||

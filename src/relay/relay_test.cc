@@ -479,8 +479,10 @@ TEST_F(RelayTest, I8BacklogDrainsInBoundedBatches) {
   EXPECT_EQ(publisher.max_call_size(), 100u);
   EXPECT_EQ(publisher.DeliveredIds().size(), events.size());
   EXPECT_TRUE(publisher.Duplicates().empty());
-  // 200 full batches and the claim that found the outbox empty.
-  EXPECT_EQ(stats.claims, 201u);
+  // 200 full batches (each after the first read while the one before was on
+  // the bus), the read-ahead after the last one that found nothing, and the
+  // claim that, with everything settled, found the outbox empty.
+  EXPECT_EQ(stats.claims, 202u);
   EXPECT_EQ(StoreStats().pending, 0);
 }
 
@@ -515,6 +517,47 @@ TEST_F(RelayTest, I8DownBusCostsOneProbePerBackoffInterval) {
     if (offer.outcome == Outcome::kUnavailable) down_calls.insert(offer.call);
   }
   EXPECT_EQ(static_cast<int>(down_calls.size()), counted.claims() - 2);
+}
+
+// ---- throughput: the store works while a batch is on the bus ----------------
+
+// While call N (N >= 2) is on the bus, the relay settles batch N-1 and reads
+// batch N+1: the call waits for both to happen. Without read-ahead, nothing
+// touches the store during a call.
+TEST_F(RelayTest, TheStoreIsReadAndSettledWhileABatchIsOnTheBus) {
+  for (bool read_ahead : {true, false}) {
+    SCOPED_TRACE(read_ahead ? "read ahead" : "one step at a time");
+    std::vector<Event> events = CommitEvents(50, Keys(50));
+    ScriptedPublisher publisher;
+    FaultyStore counted(*store_);
+    RelayOptions options = Options();
+    options.batch_size = 10;
+    options.read_ahead = read_ahead;
+    int overlapped_calls = 0;
+    auto during_call = [&](Relay&, int call) {
+      // Batch `call` came from claim number `call`; claim `call` + 1 and
+      // settlement `call` - 1 may only happen while this call is held.
+      auto overlapped = [&] {
+        return counted.claims() > call && counted.settles() >= call - 1;
+      };
+      // Waits long enough to be sure when the overlap is expected, briefly
+      // when it is not.
+      const auto deadline = std::chrono::steady_clock::now() +
+                            (read_ahead ? milliseconds(10000) : milliseconds(30));
+      while (!overlapped() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(milliseconds(1));
+      }
+      if (overlapped()) ++overlapped_calls;
+    };
+    ASSERT_TRUE(RunRelay(counted, publisher, options, during_call).ok());
+    EXPECT_EQ(publisher.DeliveredIds(), IdsOf(events));
+    EXPECT_TRUE(publisher.Duplicates().empty());
+    EXPECT_EQ(publisher.calls(), 5);
+    // Every batch is full, so each call overlapped a read-ahead (the last
+    // one finds nothing) and, from the second on, the previous settlement.
+    EXPECT_EQ(overlapped_calls, read_ahead ? 5 : 0);
+    EXPECT_EQ(StoreStats().pending, 0);
+  }
 }
 
 // ---- shutdown and settlement failures -----------------------------------------

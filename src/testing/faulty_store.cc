@@ -26,7 +26,8 @@ Status FaultyStore::FaultFor(const std::vector<Fault>& faults, int n) const {
   return OkStatus();
 }
 
-Result<Claim> FaultyStore::ClaimDue(TimePoint now, std::size_t limit) {
+Result<Claim> FaultyStore::ClaimDue(TimePoint now, std::size_t limit,
+                                    std::span<const std::int64_t> in_flight) {
   const int n = ++claims_;
   Status fault;
   {
@@ -34,7 +35,7 @@ Result<Claim> FaultyStore::ClaimDue(TimePoint now, std::size_t limit) {
     fault = FaultFor(claim_faults_, n);
   }
   if (!fault.ok()) return std::unexpected(fault);
-  return base_.ClaimDue(now, limit);
+  return base_.ClaimDue(now, limit, in_flight);
 }
 
 Status FaultyStore::Settle(const Settlement& settlement, TimePoint now) {

@@ -42,7 +42,8 @@ class FaultyStore final : public Store {
   Status AcquireRelayRole(bool wait, std::stop_token stop) override {
     return base_.AcquireRelayRole(wait, stop);
   }
-  Result<Claim> ClaimDue(TimePoint now, std::size_t limit) override;
+  Result<Claim> ClaimDue(TimePoint now, std::size_t limit,
+                         std::span<const std::int64_t> in_flight) override;
   Status Settle(const Settlement& settlement, TimePoint now) override;
   Status WaitForWork(std::chrono::milliseconds timeout, std::stop_token stop) override {
     return base_.WaitForWork(timeout, stop);

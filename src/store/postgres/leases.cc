@@ -247,24 +247,19 @@ std::vector<PartitionEpoch> LeaseKeeper::Claimable() const {
   return out;
 }
 
-std::vector<PartitionEpoch> LeaseKeeper::BeginClaim() {
+std::vector<PartitionEpoch> LeaseKeeper::BeginClaim(const std::set<int>& still_in_flight) {
   std::vector<PartitionEpoch> out = Claimable();
   std::lock_guard<std::mutex> lock(mu_);
   // Anything made draining between the two locks is dropped here.
   std::erase_if(out, [&](const PartitionEpoch& pe) { return draining_.contains(pe.partition); });
-  in_flight_.clear();
+  in_flight_ = still_in_flight;
   for (const PartitionEpoch& pe : out) in_flight_.insert(pe.partition);
   return out;
 }
 
-void LeaseKeeper::NarrowInFlight(std::set<int> partitions) {
+void LeaseKeeper::SetInFlight(std::set<int> partitions) {
   std::lock_guard<std::mutex> lock(mu_);
   in_flight_ = std::move(partitions);
-}
-
-void LeaseKeeper::ClearInFlight() {
-  std::lock_guard<std::mutex> lock(mu_);
-  in_flight_.clear();
 }
 
 void LeaseKeeper::PauseForTesting(bool paused, bool forever) {

@@ -69,12 +69,12 @@ class LeaseKeeper {
   std::vector<PartitionEpoch> Claimable() const;
 
   // Claimable(), marking every partition returned as in flight in the same
-  // step: a partition in flight is never given back, so a claim and a
-  // rebalance cannot cross. NarrowInFlight() keeps only the partitions the
-  // claim returned rows of; ClearInFlight() ends the claim (after settling).
-  std::vector<PartitionEpoch> BeginClaim();
-  void NarrowInFlight(std::set<int> partitions);
-  void ClearInFlight();
+  // step, together with `still_in_flight` (partitions of events claimed
+  // earlier and not settled yet): a partition in flight is never given back,
+  // so a claim and a rebalance cannot cross. After the claim, SetInFlight()
+  // keeps only the partitions of events claimed and not yet settled.
+  std::vector<PartitionEpoch> BeginClaim(const std::set<int>& still_in_flight);
+  void SetInFlight(std::set<int> partitions);
 
   // Bumped whenever a partition becomes claimable.
   std::uint64_t generation() const { return generation_.load(); }

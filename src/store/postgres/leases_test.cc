@@ -89,7 +89,7 @@ class PgLeaseTest : public PgTest {
   }
 
   static std::vector<PendingEvent> ClaimAll(PostgresStore& store) {
-    Result<Claim> claim = store.ClaimDue(std::chrono::system_clock::now(), 1000);
+    Result<Claim> claim = store.ClaimDue(std::chrono::system_clock::now(), 1000, {});
     EXPECT_TRUE(claim.has_value()) << claim.error().ToString();
     return claim ? claim->events : std::vector<PendingEvent>{};
   }
@@ -209,6 +209,49 @@ TEST_F(PgLeaseTest, PartitionsInFlightAreGivenBackOnlyAfterSettling) {
   for (const PendingEvent& p : claimed) done.published.push_back(p.seq);
   ASSERT_TRUE(a->Settle(done, std::chrono::system_clock::now()).ok());
   EXPECT_EQ(OutboxCount(), 0);  // nothing was fenced out: no duplicates
+  ASSERT_TRUE(TickUntil({a.get(), b.get()}, [&] { return Divided({a.get(), b.get()}, {4, 4}); }))
+      << Owners();
+}
+
+// The relay reads its next batch while one is on the bus: two claims are
+// unsettled at once. Each is fenced by the ownership it was claimed under,
+// and both keep their partitions from being given back.
+TEST_F(PgLeaseTest, TwoUnsettledClaimsKeepTheirPartitionsAndSettleUnderTheirOwnEpochs) {
+  std::unique_ptr<PostgresStore> a = Relay("a");
+  EnqueueSpread(40);
+  Result<Claim> first = a->ClaimDue(std::chrono::system_clock::now(), 20, {});
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  ASSERT_EQ(first->events.size(), 20u);
+  std::vector<std::int64_t> in_flight;
+  for (const PendingEvent& p : first->events) in_flight.push_back(p.seq);
+
+  // b joins: a gives back half of its partitions, but not before the first
+  // claim is settled.
+  std::unique_ptr<PostgresStore> b = Relay("b");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(a->TickLeasesForTesting().ok());
+    ASSERT_TRUE(b->TickLeasesForTesting().ok());
+  }
+  EXPECT_TRUE(b->ClaimablePartitions().empty()) << Owners();
+  ASSERT_EQ(a->ClaimablePartitions().size(), 4u);
+
+  // The read-ahead claim skips what is in flight and the draining partitions.
+  Result<Claim> second = a->ClaimDue(std::chrono::system_clock::now(), 100, in_flight);
+  ASSERT_TRUE(second.has_value()) << second.error().ToString();
+  std::set<std::int64_t> first_seqs(in_flight.begin(), in_flight.end());
+  for (const PendingEvent& p : second->events) EXPECT_FALSE(first_seqs.contains(p.seq));
+  ASSERT_LT(second->events.size(), 20u);
+
+  // The first claim settles in full, draining partitions included.
+  Settlement done;
+  for (std::int64_t seq : in_flight) done.published.push_back(seq);
+  ASSERT_TRUE(a->Settle(done, std::chrono::system_clock::now()).ok());
+  EXPECT_EQ(OutboxCount(), 20) << "the first claim was fenced by the second claim's ownership";
+
+  Settlement rest;
+  for (const PendingEvent& p : second->events) rest.published.push_back(p.seq);
+  ASSERT_TRUE(a->Settle(rest, std::chrono::system_clock::now()).ok());
+  EXPECT_EQ(OutboxCount(), 20 - static_cast<std::int64_t>(second->events.size()));
   ASSERT_TRUE(TickUntil({a.get(), b.get()}, [&] { return Divided({a.get(), b.get()}, {4, 4}); }))
       << Owners();
 }

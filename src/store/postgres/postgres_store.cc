@@ -12,6 +12,8 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <span>
+#include <unordered_map>
 #include <utility>
 
 #include "core/macros.h"
@@ -105,6 +107,7 @@ struct Statements {
         "SELECT o.seq, o.attempts::int8, o.partition::int8, {1} FROM {0}.outbox o "
         "WHERE o.partition = ANY(ARRAY(SELECT partition FROM owned)) "
         "AND o.next_attempt_at <= {2} "
+        "AND o.seq <> ALL($6::int8[]) "
         "AND (o.key = '' OR NOT EXISTS (SELECT 1 FROM {0}.outbox h "
         "     WHERE h.key = o.key AND h.next_attempt_at > {2} AND h.seq < o.seq)) "
         "ORDER BY o.seq LIMIT $3::int8",
@@ -238,15 +241,16 @@ class PostgresStoreImpl final : public PostgresStore {
     return leases_->Start().WithContext(fmt::format("start relay {}", relay_id_));
   }
 
-  Result<Claim> ClaimDue(TimePoint now, std::size_t limit) override {
-    return WithContext(CallR<Claim>([&](PGconn* c) { return DoClaimDue(c, now, limit); }),
-                       "claim due events");
+  Result<Claim> ClaimDue(TimePoint now, std::size_t limit,
+                         std::span<const std::int64_t> in_flight) override {
+    return WithContext(
+        CallR<Claim>([&](PGconn* c) { return DoClaimDue(c, now, limit, in_flight); }),
+        "claim due events");
   }
 
   Status Settle(const Settlement& settlement, TimePoint now) override {
-    Status s = Call([&](PGconn* c) { return DoSettle(c, settlement, now); });
-    if (leases_ != nullptr) leases_->ClearInFlight();
-    return s.WithContext("settle published events");
+    return Call([&](PGconn* c) { return DoSettle(c, settlement, now); })
+        .WithContext("settle published events");
   }
 
   Status WaitForWork(std::chrono::milliseconds timeout, std::stop_token stop) override {
@@ -301,42 +305,63 @@ class PostgresStoreImpl final : public PostgresStore {
     return r;
   }
 
-  Result<Claim> DoClaimDue(PGconn* conn, TimePoint now, std::size_t limit) {
+  Result<Claim> DoClaimDue(PGconn* conn, TimePoint now, std::size_t limit,
+                           std::span<const std::int64_t> in_flight) {
     if (leases_ == nullptr) {
       return std::unexpected(
           FailedPrecondition("this store is not a relay: call AcquireRelayRole first"));
     }
-    seen_generation_ = leases_->generation();
-    std::vector<PartitionEpoch> owned = leases_->BeginClaim();
-    claimed_under_ = owned;
-    Claim claim;
-    if (owned.empty() || limit == 0) {
-      leases_->ClearInFlight();
-      return claim;
+    // Remember only what is still in flight; the rest of the last claims was
+    // settled, or was left for a later claim to return again.
+    std::unordered_map<std::int64_t, PartitionEpoch> kept;
+    for (std::int64_t seq : in_flight) {
+      if (auto it = claimed_.find(seq); it != claimed_.end()) kept.insert(*it);
     }
+    claimed_ = std::move(kept);
+    seen_generation_ = leases_->generation();
+    std::vector<PartitionEpoch> owned = leases_->BeginClaim(ClaimedPartitions());
+    Result<Claim> claim = ReadClaim(conn, now, limit, in_flight, owned);
+    leases_->SetInFlight(ClaimedPartitions());
+    return claim;
+  }
+
+  // The claim query proper; records each returned event in claimed_.
+  Result<Claim> ReadClaim(PGconn* conn, TimePoint now, std::size_t limit,
+                          std::span<const std::int64_t> in_flight,
+                          const std::vector<PartitionEpoch>& owned) {
+    Claim claim;
+    if (owned.empty() || limit == 0) return claim;
+    std::map<int, std::int64_t> epoch_of;
+    for (const PartitionEpoch& pe : owned) epoch_of[pe.partition] = pe.epoch;
     Params p;
     p.Add(relay_id_)
         .Add(ToUnixMillis(now))
         .Add(ClampToInt64(limit))
         .Add(PartitionsLiteral(owned))
-        .Add(EpochsLiteral(owned));
+        .Add(EpochsLiteral(owned))
+        .Add(pg_internal::IntArrayLiteral(in_flight));
     HERALD_ASSIGN_OR_RETURN(ResultPtr res, Exec(conn, sql_.claim, p, "", kConflict));
-    std::set<int> partitions;
     for (int row = 0; row < PQntuples(res.get()); ++row) {
       PendingEvent pending;
       HERALD_ASSIGN_OR_RETURN(pending.seq, Int64(res.get(), row, 0));
       HERALD_ASSIGN_OR_RETURN(std::int64_t attempts, Int64(res.get(), row, 1));
       HERALD_ASSIGN_OR_RETURN(std::int64_t partition, Int64(res.get(), row, 2));
       pending.attempts = static_cast<int>(attempts);
-      partitions.insert(static_cast<int>(partition));
       HERALD_ASSIGN_OR_RETURN(pending.event, pg_internal::ReadEvent(res.get(), row, 3));
+      const int part = static_cast<int>(partition);
+      claimed_[pending.seq] = PartitionEpoch{part, epoch_of[part]};
       claim.events.push_back(std::move(pending));
     }
-    leases_->NarrowInFlight(std::move(partitions));
     if (claim.events.size() < limit) {
       HERALD_ASSIGN_OR_RETURN(claim.next_due, NextDue(conn, owned, now));
     }
     return claim;
+  }
+
+  std::set<int> ClaimedPartitions() const {
+    std::set<int> partitions;
+    for (const auto& [seq, pe] : claimed_) partitions.insert(pe.partition);
+    return partitions;
   }
 
   Result<std::optional<TimePoint>> NextDue(PGconn* conn, const std::vector<PartitionEpoch>& owned,
@@ -362,10 +387,22 @@ class PostgresStoreImpl final : public PostgresStore {
       dead_seqs.push_back(d.seq);
       dead_errors.push_back(d.error);
     }
+    // Fenced by the ownership each event was claimed under.
+    std::map<int, std::int64_t> fence;
+    auto note = [&](std::int64_t seq) {
+      if (auto it = claimed_.find(seq); it != claimed_.end()) {
+        fence[it->second.partition] = it->second.epoch;
+      }
+    };
+    for (std::int64_t seq : settlement.published) note(seq);
+    for (std::int64_t seq : retry_seqs) note(seq);
+    for (std::int64_t seq : dead_seqs) note(seq);
+    std::vector<PartitionEpoch> claimed_under;
+    for (const auto& [partition, epoch] : fence) claimed_under.push_back({partition, epoch});
     Params p;
     p.Add(relay_id_)
-        .Add(PartitionsLiteral(claimed_under_))
-        .Add(EpochsLiteral(claimed_under_))
+        .Add(PartitionsLiteral(claimed_under))
+        .Add(EpochsLiteral(claimed_under))
         .Add(pg_internal::IntArrayLiteral(settlement.published))
         .Add(pg_internal::IntArrayLiteral(retry_seqs))
         .Add(pg_internal::IntArrayLiteral(retry_at))
@@ -375,6 +412,10 @@ class PostgresStoreImpl final : public PostgresStore {
         .Add(ToUnixMillis(now));
     HERALD_ASSIGN_OR_RETURN(ResultPtr res, Exec(conn, sql_.settle, p, "", kConflict));
     HERALD_ASSIGN_OR_RETURN(std::int64_t settled, Int64(res.get(), 0, 0));
+    for (std::int64_t seq : settlement.published) claimed_.erase(seq);
+    for (std::int64_t seq : retry_seqs) claimed_.erase(seq);
+    for (std::int64_t seq : dead_seqs) claimed_.erase(seq);
+    if (leases_ != nullptr) leases_->SetInFlight(ClaimedPartitions());
     const auto asked = static_cast<std::int64_t>(
         settlement.published.size() + settlement.retries.size() + settlement.dead.size());
     if (settled < asked) {
@@ -500,8 +541,9 @@ class PostgresStoreImpl final : public PostgresStore {
   const Statements sql_;
   pg_internal::Connection conn_;
   std::unique_ptr<pg_internal::LeaseKeeper> leases_;
-  // The partitions and epochs of the last claim: settlements are fenced by them.
-  std::vector<PartitionEpoch> claimed_under_;
+  // Each event claimed and not yet settled, with the partition and the epoch
+  // it was claimed under: its settlement is fenced by them.
+  std::unordered_map<std::int64_t, PartitionEpoch> claimed_;
   std::uint64_t seen_generation_ = 0;
 };
 

@@ -54,7 +54,7 @@ class PgStoreTest : public PgTest {
   }
 
   Claim ClaimNow(std::size_t limit = 100, TimePoint now = std::chrono::system_clock::now()) {
-    Result<Claim> claim = store_->ClaimDue(now, limit);
+    Result<Claim> claim = store_->ClaimDue(now, limit, {});
     EXPECT_TRUE(claim.has_value()) << claim.error().ToString();
     return claim ? std::move(*claim) : Claim{};
   }
@@ -239,13 +239,13 @@ TEST_F(PgStoreTest, ReconnectsAfterItsConnectionIsKilled) {
   ASSERT_EQ(Int("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                 "WHERE application_name = '" + app + "'"),
             1);
-  Result<Claim> broken = store_->ClaimDue(std::chrono::system_clock::now(), 10);
+  Result<Claim> broken = store_->ClaimDue(std::chrono::system_clock::now(), 10, {});
   ASSERT_FALSE(broken.has_value());
   EXPECT_EQ(broken.error().code(), Code::kUnavailable) << broken.error().ToString();
   // The next calls reconnect (after a short backoff) and LISTEN again.
   std::optional<Claim> claim;
   for (int i = 0; i < 200 && !claim; ++i) {
-    Result<Claim> r = store_->ClaimDue(std::chrono::system_clock::now(), 10);
+    Result<Claim> r = store_->ClaimDue(std::chrono::system_clock::now(), 10, {});
     if (r) {
       claim = std::move(*r);
     } else {

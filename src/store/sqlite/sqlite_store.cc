@@ -60,7 +60,9 @@ std::array<std::string, kSqlCount> PersistentSql() {
   // hold-back probe uses herald_outbox_key_due.
   sql[kClaim] = fmt::format(
       "SELECT o.seq, o.attempts, {} FROM herald_outbox AS o "
-      "WHERE +o.next_attempt_at <= ?1 AND (o.key = '' OR NOT EXISTS ("
+      "WHERE +o.next_attempt_at <= ?1 "
+      "AND o.seq NOT IN (SELECT value FROM json_each(?3)) "
+      "AND (o.key = '' OR NOT EXISTS ("
       "SELECT 1 FROM herald_outbox AS p "
       "WHERE p.key = o.key AND p.next_attempt_at > ?1 AND p.seq < o.seq)) "
       "ORDER BY o.seq LIMIT ?2",
@@ -118,8 +120,9 @@ class SqliteStore final : public Store {
     return lock_.Acquire(wait, std::move(stop));
   }
 
-  Result<Claim> ClaimDue(TimePoint now, std::size_t limit) override {
-    return WithContext(DoClaimDue(ToUnixMillis(now), limit), "claim due events");
+  Result<Claim> ClaimDue(TimePoint now, std::size_t limit,
+                         std::span<const std::int64_t> in_flight) override {
+    return WithContext(DoClaimDue(ToUnixMillis(now), limit, in_flight), "claim due events");
   }
 
   Status Settle(const Settlement& settlement, TimePoint now) override {
@@ -171,13 +174,16 @@ class SqliteStore final : public Store {
     return stmt->ColumnInt(0);
   }
 
-  Result<Claim> DoClaimDue(std::int64_t now, std::size_t limit) {
+  Result<Claim> DoClaimDue(std::int64_t now, std::size_t limit,
+                           std::span<const std::int64_t> in_flight) {
     // Read before the claim so that any commit after it wakes WaitForWork.
     HERALD_ASSIGN_OR_RETURN(seen_data_version_, DataVersion());
     HERALD_ASSIGN_OR_RETURN(Transaction tx,
                             Transaction::Begin(db(), Transaction::Kind::kRead, kBusy));
     Claim claim;
-    if (Status s = ReadDue(now, limit, claim.events); !s.ok()) return std::unexpected(s);
+    if (Status s = ReadDue(now, limit, in_flight, claim.events); !s.ok()) {
+      return std::unexpected(s);
+    }
     if (claim.events.size() < limit) {
       HERALD_ASSIGN_OR_RETURN(claim.next_due, NextDue(now));
     }
@@ -185,11 +191,15 @@ class SqliteStore final : public Store {
     return claim;
   }
 
-  Status ReadDue(std::int64_t now, std::size_t limit, std::vector<PendingEvent>& out) {
+  Status ReadDue(std::int64_t now, std::size_t limit, std::span<const std::int64_t> in_flight,
+                 std::vector<PendingEvent>& out) {
+    // Bound without a copy: must outlive the statement's steps.
+    const std::string excluded = fmt::format("[{}]", fmt::join(in_flight, ","));
     HERALD_ASSIGN_OR_RETURN(Statement * stmt, Kept(kClaim));
     ResetOnExit reset(*stmt);
     stmt->BindInt(1, now);
     stmt->BindInt(2, ClampToInt64(limit));
+    stmt->BindText(3, excluded);
     while (true) {
       HERALD_ASSIGN_OR_RETURN(bool row, stmt->Step());
       if (!row) return OkStatus();

@@ -42,7 +42,7 @@ class SqliteStoreTest : public ::testing::Test {
   }
 
   Claim MustClaim(TimePoint now, std::size_t limit = 100) {
-    Result<Claim> claim = store_->ClaimDue(now, limit);
+    Result<Claim> claim = store_->ClaimDue(now, limit, {});
     EXPECT_TRUE(claim.has_value()) << claim.error().ToString();
     return claim ? *claim : Claim{};
   }
@@ -131,7 +131,7 @@ TEST(SqliteStoreOpenTest, FileThatIsNotADatabaseIsFailedPrecondition) {
 TEST(SqliteStoreOpenTest, RelayCallsWithoutSchemaNameMigrate) {
   TempDir dir;
   std::unique_ptr<Store> store = OpenTestStore(dir.File("bare.db"));
-  Result<Claim> claim = store->ClaimDue(std::chrono::system_clock::now(), 10);
+  Result<Claim> claim = store->ClaimDue(std::chrono::system_clock::now(), 10, {});
   ASSERT_FALSE(claim.has_value());
   EXPECT_EQ(claim.error().code(), Code::kFailedPrecondition);
   EXPECT_THAT(claim.error().message(), HasSubstr("herald migrate"));
@@ -150,6 +150,25 @@ TEST_F(SqliteStoreTest, ClaimReturnsDueEventsInOrderUpToTheLimit) {
   }
   EXPECT_FALSE(all.next_due.has_value());
   EXPECT_TRUE(MustClaim(now_, 0).events.empty());
+}
+
+TEST_F(SqliteStoreTest, ClaimLeavesOutTheEventsInFlight) {
+  for (int i = 0; i < 6; ++i) Add("t", "k", std::to_string(i));
+  Claim first = MustClaim(now_, 2);
+  ASSERT_EQ(first.events.size(), 2u);
+  std::vector<std::int64_t> in_flight = {first.events[0].seq, first.events[1].seq};
+  Result<Claim> next = store_->ClaimDue(now_, 3, in_flight);
+  ASSERT_TRUE(next.has_value()) << next.error().ToString();
+  std::vector<std::string> payloads;
+  for (const PendingEvent& p : next->events) payloads.push_back(p.event.payload);
+  // Due events of a key whose earlier events are in flight are returned: the
+  // caller decides when to publish them.
+  EXPECT_THAT(payloads, ElementsAre("2", "3", "4"));
+  // Naming only some of them leaves the others claimable.
+  Result<Claim> partial = store_->ClaimDue(now_, 10, std::vector<std::int64_t>{in_flight[1]});
+  ASSERT_TRUE(partial.has_value());
+  EXPECT_EQ(partial->events.size(), 5u);
+  EXPECT_EQ(partial->events[0].event.payload, "0");
 }
 
 TEST_F(SqliteStoreTest, ClaimHoldsBackOnlyTheFailingKey) {
@@ -478,7 +497,7 @@ TEST_F(SqliteStoreTest, StopCancelsTheStandbyWait) {
 // ---- wake-ups -------------------------------------------------------------
 
 TEST_F(SqliteStoreTest, WaitForWorkWakesWhenAnotherConnectionCommits) {
-  ASSERT_TRUE(store_->ClaimDue(now_, 10).has_value());
+  ASSERT_TRUE(store_->ClaimDue(now_, 10, {}).has_value());
   RawDb app = OpenRaw(path_);
   std::future<Status> woke =
       std::async(std::launch::async, [&] { return store_->WaitForWork(seconds(30), {}); });
@@ -491,7 +510,7 @@ TEST_F(SqliteStoreTest, WaitForWorkWakesWhenAnotherConnectionCommits) {
 }
 
 TEST_F(SqliteStoreTest, WaitForWorkNoticesACommitBetweenClaimAndWait) {
-  ASSERT_TRUE(store_->ClaimDue(now_, 10).has_value());
+  ASSERT_TRUE(store_->ClaimDue(now_, 10, {}).has_value());
   RawDb app = OpenRaw(path_);
   ASSERT_EQ(Exec(app.get(), "BEGIN"), SQLITE_OK);
   ASSERT_TRUE(sqlite::Enqueue(app.get(), Event::Make("t", "", "T", "{}")).ok());
@@ -502,7 +521,7 @@ TEST_F(SqliteStoreTest, WaitForWorkNoticesACommitBetweenClaimAndWait) {
 }
 
 TEST_F(SqliteStoreTest, WaitForWorkTimesOutWithoutCommits) {
-  ASSERT_TRUE(store_->ClaimDue(now_, 10).has_value());
+  ASSERT_TRUE(store_->ClaimDue(now_, 10, {}).has_value());
   auto start = std::chrono::steady_clock::now();
   EXPECT_TRUE(store_->WaitForWork(milliseconds(150), {}).ok());
   EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(150));
@@ -518,7 +537,7 @@ TEST_F(SqliteStoreTest, WaitForWorkReturnsWhenStopped) {
 }
 
 TEST_F(SqliteStoreTest, WaitForWorkReturnsAfterTheStoresOwnEnqueue) {
-  ASSERT_TRUE(store_->ClaimDue(now_, 10).has_value());
+  ASSERT_TRUE(store_->ClaimDue(now_, 10, {}).has_value());
   Add("t", "", "mine");
   auto start = std::chrono::steady_clock::now();
   EXPECT_TRUE(store_->WaitForWork(seconds(30), {}).ok());

@@ -31,7 +31,7 @@ class WriteSideTest : public ::testing::Test {
   // The events a fresh store claims, all of them due at `now`.
   std::vector<PendingEvent> Claimed() {
     std::unique_ptr<Store> store = OpenTestStore(path_);
-    Result<Claim> claim = store->ClaimDue(std::chrono::system_clock::now(), 100);
+    Result<Claim> claim = store->ClaimDue(std::chrono::system_clock::now(), 100, {});
     EXPECT_TRUE(claim.has_value()) << claim.error().ToString();
     return claim ? claim->events : std::vector<PendingEvent>{};
   }
