@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "herald/postgres.h"
 #include "herald/sqlite.h"
 #include "herald/store.h"
 
@@ -19,7 +20,10 @@ int RunMigrate(const CommandLine& line) {
   Result<std::unique_ptr<Store>> store = OpenStore(config->db, options);
   if (!store) return FailSetup(store.error());
   if (Status s = (*store)->Migrate(); !s.ok()) return FailSetup(s);
-  fmt::print("schema is at version {} in {}\n", sqlite::kSchemaVersion, config->db);
+  const bool postgres =
+      config->db.starts_with("postgres://") || config->db.starts_with("postgresql://");
+  fmt::print("schema is at version {} in {}\n",
+             postgres ? postgres::kSchemaVersion : sqlite::kSchemaVersion, config->db);
   return kExitOk;
 }
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <iterator>
 #include <string>
 
 #include "core/macros.h"
@@ -124,6 +125,28 @@ CREATE TRIGGER outbox_wake AFTER INSERT ON {s}.outbox
   FOR EACH STATEMENT EXECUTE FUNCTION {s}.wake();
 )sql";
 
+// Version 2: a session (or transaction) may turn the wake-up off with
+// `SET herald.wake = off`. A notifying transaction holds PostgreSQL's
+// notification lock from before its commit record is flushed until it ends,
+// so concurrent notifying commits are flushed one at a time instead of in
+// groups; writers that commit at a high rate from many connections turn it
+// off and let relays poll (see docs/postgres.md).
+constexpr const char* kSchemaV2 = R"sql(
+CREATE OR REPLACE FUNCTION {s}.wake() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF coalesce(current_setting('herald.wake', true), '') <> 'off' THEN
+    PERFORM pg_notify('{channel}', '');
+  END IF;
+  RETURN NULL;
+END
+$$;
+UPDATE {s}.config SET version = 2, applied_at = now();
+)sql";
+
+// The step that upgrades version i to version i + 1.
+constexpr const char* kSteps[] = {kSchemaV1, kSchemaV2};
+static_assert(std::size(kSteps) == postgres::kSchemaVersion, "one migration step per version");
+
 Status NewerSchemaError(const std::string& schema, int version) {
   return FailedPrecondition(
       fmt::format("Herald schema '{}' has version {}, newer than this herald supports ({}); "
@@ -131,9 +154,9 @@ Status NewerSchemaError(const std::string& schema, int version) {
                   schema, version, postgres::kSchemaVersion));
 }
 
-std::string SchemaSql(const std::string& schema, int partitions) {
-  return fmt::format(fmt::runtime(kSchemaV1), fmt::arg("s", schema), fmt::arg("p", partitions),
-                     fmt::arg("channel", WakeChannel(schema)));
+std::string StepSql(int step, const std::string& schema, int partitions) {
+  return fmt::format(fmt::runtime(kSteps[step]), fmt::arg("s", schema),
+                     fmt::arg("p", partitions), fmt::arg("channel", WakeChannel(schema)));
 }
 
 Status MigrateLocked(PGconn* conn, const std::string& schema, int partitions) {
@@ -144,10 +167,14 @@ Status MigrateLocked(PGconn* conn, const std::string& schema, int partitions) {
       Exec(conn, "SELECT pg_advisory_xact_lock(hashtext($1))", lock, "lock the schema"));
   HERALD_ASSIGN_OR_RETURN(int version, SchemaVersion(conn, schema));
   if (version > postgres::kSchemaVersion) return NewerSchemaError(schema, version);
-  if (version == postgres::kSchemaVersion) return OkStatus();
-  // Version 1 is the first: nothing older exists to upgrade from.
-  return ExecSimple(conn, SchemaSql(schema, partitions),
-                    fmt::format("create Herald schema '{}' version 1", schema));
+  // Steps run in the migration's one transaction: all of them or none.
+  for (int step = version; step < postgres::kSchemaVersion; ++step) {
+    HERALD_RETURN_IF_ERROR(ExecSimple(
+        conn, StepSql(step, schema, partitions),
+        fmt::format("{} Herald schema '{}' version {}", step == 0 ? "create" : "upgrade to",
+                    schema, step + 1)));
+  }
+  return OkStatus();
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "herald/postgres.h"
+#include "store/postgres/pg.h"
 #include "store/postgres/test_support.h"
 
 namespace herald {
@@ -62,6 +63,29 @@ TEST_F(PgSchemaTest, ANewerSchemaIsRefused) {
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->CheckSchema().code(), Code::kFailedPrecondition);
   EXPECT_EQ(store->Migrate().code(), Code::kFailedPrecondition);
+}
+
+// A version-1 schema (wake-up always on) is upgraded in place; what it holds
+// stays.
+TEST_F(PgSchemaTest, MigrateUpgradesAVersionOneSchema) {
+  Migrate();
+  const std::string s = schema_;
+  ASSERT_TRUE(Exec(admin_.get(), "UPDATE " + s + ".config SET version = 1"));
+  ASSERT_TRUE(Exec(admin_.get(), "CREATE OR REPLACE FUNCTION " + s +
+                                     ".wake() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                                     "PERFORM pg_notify('" + pg_internal::WakeChannel(s) +
+                                     "', ''); RETURN NULL; END $$"));
+  ASSERT_TRUE(Exec(admin_.get(), "SELECT " + s + ".enqueue('t', 'k', 'T', 'kept'::text)"));
+  const std::string wake_def = "SELECT pg_get_functiondef('" + s + ".wake()'::regprocedure)";
+  ASSERT_THAT(Text(wake_def), ::testing::Not(HasSubstr("herald.wake")));
+
+  postgres::MigrateOptions options;
+  options.schema = s;
+  ASSERT_TRUE(postgres::Migrate(admin_.get(), options).ok());
+  EXPECT_EQ(Int("SELECT version FROM " + s + ".config"), 2);
+  EXPECT_EQ(Int("SELECT count(*) FROM " + s + ".config"), 1);
+  EXPECT_THAT(Text(wake_def), HasSubstr("herald.wake"));
+  EXPECT_EQ(Int("SELECT count(*) FROM " + s + ".outbox"), 1);
 }
 
 TEST_F(PgSchemaTest, CheckSchemaNamesMigrateWhenThereIsNone) {

@@ -9,6 +9,7 @@
 
 #include "herald/postgres.h"
 #include "herald/store.h"
+#include "store/postgres/pg.h"
 #include "store/postgres/test_support.h"
 
 namespace herald {
@@ -230,6 +231,46 @@ TEST_F(PgStoreTest, WaitForWorkWakesOnACommitAndHonoursStop) {
   const auto before = std::chrono::steady_clock::now();
   ASSERT_TRUE(store_->WaitForWork(std::chrono::seconds(30), stop.get_token()).ok());
   EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(30));
+}
+
+// A writer that commits at a high rate turns the wake-up off for its
+// session; its commits then notify nobody, and other sessions still do.
+TEST_F(PgStoreTest, AWriterCanTurnTheWakeUpOffForItsSession) {
+  RawConn listener = Connect();
+  const std::string channel = herald::pg_internal::WakeChannel(schema_);
+  Exec(listener.get(), "LISTEN " + channel);
+
+  RawConn quiet = Connect();
+  Exec(quiet.get(), "SET herald.wake = off");
+  Exec(quiet.get(), "BEGIN");
+  ASSERT_TRUE(postgres::Enqueue(quiet.get(), Event::Make("t", "", "T", "1"), WriteOptions()).ok());
+  Exec(quiet.get(), "COMMIT");
+  RawConn loud = Connect();
+  Exec(loud.get(), "BEGIN");
+  ASSERT_TRUE(postgres::Enqueue(loud.get(), Event::Make("t", "", "T", "2"), WriteOptions()).ok());
+  Exec(loud.get(), "COMMIT");
+  // Notifications arrive in commit order: once the marker is in, every
+  // wake-up of the two commits before it is too.
+  Exec(loud.get(), "NOTIFY " + channel + ", 'marker'");
+
+  int wakeups = 0;
+  bool marker = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!marker && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_EQ(PQconsumeInput(listener.get()), 1);
+    while (PGnotify* n = PQnotifies(listener.get())) {
+      if (std::string(n->extra) == "marker") {
+        marker = true;
+      } else {
+        ++wakeups;
+      }
+      PQfreemem(n);
+    }
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  ASSERT_TRUE(marker);
+  EXPECT_EQ(wakeups, 1) << "the session with herald.wake = off notified";
+  EXPECT_EQ(ClaimNow().events.size(), 2u);
 }
 
 TEST_F(PgStoreTest, ReconnectsAfterItsConnectionIsKilled) {
