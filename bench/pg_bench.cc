@@ -159,13 +159,14 @@ class NullPublisher final : public herald::Publisher {
   }
 };
 
-double RelayRate(const Args& args, herald::Publisher& pub) {
+double RelayRate(const Args& args, herald::Publisher& pub, bool read_ahead) {
   FillBacklog(args);
   auto store = herald::OpenStore(StoreUrl(args));
   Check(store.has_value(), "open store");
   herald::RelayOptions options;
   options.batch_size = args.batch;
   options.exit_when_drained = true;
+  options.read_ahead = read_ahead;
   herald::Relay relay(**store, pub, options);
   auto start = Clock::now();
   Check(relay.Run(), "relay");
@@ -293,13 +294,14 @@ Latency SteadyRateLatency(const Args& args, herald::Publisher& sink) {
 // without the outbox insert, from `connections` threads with a connection
 // each (args.transactions in all).
 double EnqueueRate(const Args& args, bool with_outbox, const char* synchronous_commit,
-                   long connections) {
+                   long connections, bool wake) {
   FreshSchemas(args);
   const std::string insert =
       fmt::format("INSERT INTO {}.transactions VALUES ($1::uuid, $2, $3::bigint)", kAppSchema);
   auto run = [&](long first) {
     Conn c(args.db);
     Exec(c.pg, fmt::format("SET synchronous_commit = {}", synchronous_commit));
+    if (!wake) Exec(c.pg, "SET herald.wake = off");
     for (long i = first; i < args.transactions; i += connections) {
       herald::Event e = MakeEvent(args.payload, i);
       std::string id = e.id.ToString(), amount = std::to_string(i);
@@ -382,15 +384,19 @@ int main(int argc, char** argv) {
   std::filesystem::remove(sink);
   auto file = herald::OpenPublisher("file:" + sink.string());
   Check(file.has_value(), "open file publisher");
-  double herald_file = RelayRate(args, **file);
-  std::printf("%-58s %10.0f ev/s %10.0f ev/s %8.2f\n",
-              "  PostgreSQL -> file: sink (baseline: raw SQL drain loop)", raw, herald_file,
-              herald_file / raw);
   NullPublisher null_pub;
-  double herald_null = RelayRate(args, null_pub);
-  std::printf("%-58s %10.0f ev/s %10.0f ev/s %8.2f\n",
-              "  PostgreSQL -> confirm-at-once publisher (same baseline)", raw, herald_null,
-              herald_null / raw);
+  for (bool read_ahead : {true, false}) {
+    const char* mode = read_ahead ? "" : ", read-ahead off";
+    double herald_file = RelayRate(args, **file, read_ahead);
+    std::printf("%-58s %10.0f ev/s %10.0f ev/s %8.2f\n",
+                fmt::format("  PostgreSQL -> file: sink{}", mode).c_str(), raw, herald_file,
+                herald_file / raw);
+    double herald_null = RelayRate(args, null_pub, read_ahead);
+    std::printf("%-58s %10.0f ev/s %10.0f ev/s %8.2f\n",
+                fmt::format("  PostgreSQL -> confirm-at-once publisher{}", mode).c_str(), raw,
+                herald_null, herald_null / raw);
+  }
+  std::printf("  (baseline: a raw SQL drain loop, select / write / fsync / delete)\n");
 
   std::printf("\n%-58s %14s %14s %8s\n",
               fmt::format("commit-to-published latency at {} ev/s", args.rate).c_str(), "p50",
@@ -407,19 +413,23 @@ int main(int argc, char** argv) {
   struct EnqueueCase {
     const char* synchronous_commit;
     long connections;
+    bool wake = true;  // false: SET herald.wake = off (relays poll)
   };
   for (EnqueueCase k : {EnqueueCase{"on", 1}, EnqueueCase{"off", 1},
-                        EnqueueCase{"on", args.app_threads}}) {
+                        EnqueueCase{"on", args.app_threads},
+                        EnqueueCase{"on", args.app_threads, false}}) {
     // Interleaved rounds, best of each: the server's other work (checkpoints,
     // the previous phase's vacuum) then weighs on both alike.
     double without = 0, with = 0;
     for (int round = 0; round < kEnqueueRounds; ++round) {
-      without = std::max(without, EnqueueRate(args, false, k.synchronous_commit, k.connections));
-      with = std::max(with, EnqueueRate(args, true, k.synchronous_commit, k.connections));
+      without = std::max(
+          without, EnqueueRate(args, false, k.synchronous_commit, k.connections, k.wake));
+      with = std::max(with, EnqueueRate(args, true, k.synchronous_commit, k.connections, k.wake));
     }
     std::printf("%-58s %10.0f tx/s %10.0f tx/s %8.2f\n",
-                fmt::format("  synchronous_commit={}, {} connection{}", k.synchronous_commit,
-                            k.connections, k.connections == 1 ? "" : "s")
+                fmt::format("  synchronous_commit={}, {} connection{}{}", k.synchronous_commit,
+                            k.connections, k.connections == 1 ? "" : "s",
+                            k.wake ? "" : ", herald.wake=off")
                     .c_str(),
                 without, with, with / without);
   }
