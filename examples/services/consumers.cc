@@ -1,199 +1,164 @@
 #include "services/consumers.h"
 
-#include <initializer_list>
 #include <utility>
 
 namespace herald::examples {
 namespace {
 
-// Runs one statement with text/integer parameters bound in order.
-struct Param {
-  Param(const std::string& t) : text(t), is_text(true) {}  // NOLINT
-  Param(std::int64_t n) : number(n) {}                     // NOLINT
-  std::string_view text;
-  std::int64_t number = 0;
-  bool is_text = false;
-};
-
-Status Run(sqlite3* db, const std::string& sql, std::initializer_list<Param> params) {
-  Result<Stmt> stmt = Prepare(db, sql);
-  if (!stmt) return stmt.error();
-  int i = 1;
-  for (const Param& p : params) {
-    if (p.is_text) {
-      sqlite3_bind_text(stmt->get(), i++, p.text.data(), static_cast<int>(p.text.size()),
-                        SQLITE_TRANSIENT);
-    } else {
-      sqlite3_bind_int64(stmt->get(), i++, p.number);
-    }
-  }
-  return ForEachRow(db, stmt->get(), nullptr);
-}
-
-Result<std::int64_t> QueryInt(sqlite3* db, const std::string& sql) {
-  Result<Stmt> q = Prepare(db, sql);
-  if (!q) return std::unexpected(q.error());
-  std::int64_t n = 0;
-  Status s = ForEachRow(db, q->get(), [&](sqlite3_stmt* r) { n = sqlite3_column_int64(r, 0); });
-  if (!s.ok()) return std::unexpected(s);
-  return n;
-}
-
-std::string Text(sqlite3_stmt* r, int col) {
-  const unsigned char* t = sqlite3_column_text(r, col);
-  return t != nullptr ? reinterpret_cast<const char*>(t) : "";
-}
-
+// Opens `Service` on the SQLite file `path`.
 template <typename Service>
-Result<std::unique_ptr<Service>> OpenService(const std::string& path, const char* schema,
-                                             Service* (*make)(Db)) {
-  Result<Db> db = OpenDb(path);
+Result<std::unique_ptr<Service>> OpenSqlite(const std::string& path) {
+  Result<std::unique_ptr<Database>> db = OpenSqliteDatabase(path);
   if (!db) return std::unexpected(db.error());
-  if (Status s = Exec(db->get(), schema); !s.ok()) return std::unexpected(s);
-  if (Status s = herald::sqlite::Inbox::CreateTables(db->get()); !s.ok()) {
-    return std::unexpected(s);
-  }
-  return std::unique_ptr<Service>(make(std::move(*db)));
+  return Service::Open(std::move(*db));
 }
 
 constexpr const char* kBudgetsSchema = R"sql(
 CREATE TABLE IF NOT EXISTS spending (
-  account TEXT NOT NULL, category TEXT NOT NULL, cents INTEGER NOT NULL,
+  account TEXT NOT NULL, category TEXT NOT NULL, cents BIGINT NOT NULL,
   PRIMARY KEY (account, category));
 CREATE TABLE IF NOT EXISTS limits (
-  account TEXT NOT NULL, category TEXT NOT NULL, cents INTEGER NOT NULL,
+  account TEXT NOT NULL, category TEXT NOT NULL, cents BIGINT NOT NULL,
   PRIMARY KEY (account, category));
 CREATE TABLE IF NOT EXISTS accounts (
-  account TEXT PRIMARY KEY, events INTEGER NOT NULL, last_seq INTEGER NOT NULL,
-  out_of_order INTEGER NOT NULL);
+  account TEXT PRIMARY KEY, events BIGINT NOT NULL, last_seq BIGINT NOT NULL,
+  out_of_order BIGINT NOT NULL);
 )sql";
 
 constexpr const char* kAnalyticsSchema = R"sql(
 CREATE TABLE IF NOT EXISTS daily (
-  day TEXT PRIMARY KEY, transactions INTEGER NOT NULL, total_cents INTEGER NOT NULL);
+  day TEXT PRIMARY KEY, transactions BIGINT NOT NULL, total_cents BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS categories (
-  category TEXT PRIMARY KEY, transactions INTEGER NOT NULL);
+  category TEXT PRIMARY KEY, transactions BIGINT NOT NULL);
 )sql";
 
 }  // namespace
 
-// ---- Budgets ----------------------------------------------------------------
+// ---- any consumer -------------------------------------------------------------
 
-Result<std::unique_ptr<BudgetsService>> BudgetsService::Open(const std::string& path) {
-  return OpenService<BudgetsService>(path, kBudgetsSchema,
-                                     [](Db db) { return new BudgetsService(std::move(db)); });
+Status EventConsumer::Init(std::unique_ptr<Database> db, const char* schema) {
+  db_ = std::move(db);
+  if (Status s = db_->Script(schema); !s.ok()) return s;
+  Result<std::unique_ptr<ServiceInbox>> inbox = db_->OpenInbox(std::string(name()));
+  if (!inbox) return inbox.error();
+  inbox_ = std::move(*inbox);
+  return OkStatus();
 }
 
-Result<InboxOutcome> BudgetsService::Handle(const EventId& id, std::string_view payload) {
+Result<InboxOutcome> EventConsumer::Handle(const EventId& id, std::string_view payload) {
   Result<TransactionCreated> tx = ParseTransactionCreated(payload);
   if (!tx) return std::unexpected(tx.error());
-  return inbox_.Process(id, [&](sqlite3* db) { return Apply(db, *tx); });
+  return inbox_->Process(id, [&] { return Apply(*tx); });
 }
 
-Status BudgetsService::Apply(sqlite3* db, const TransactionCreated& tx) {
-  if (Status s = Run(db,
-                     "INSERT INTO spending VALUES (?, ?, ?) ON CONFLICT (account, category) "
-                     "DO UPDATE SET cents = cents + excluded.cents",
-                     {tx.account, tx.category, tx.amount_cents});
+// ---- Budgets ----------------------------------------------------------------
+
+Result<std::unique_ptr<BudgetsService>> BudgetsService::Open(std::unique_ptr<Database> db) {
+  std::unique_ptr<BudgetsService> service(new BudgetsService);
+  if (Status s = service->Init(std::move(db), kBudgetsSchema); !s.ok()) return std::unexpected(s);
+  return service;
+}
+
+Result<std::unique_ptr<BudgetsService>> BudgetsService::Open(const std::string& path) {
+  return OpenSqlite<BudgetsService>(path);
+}
+
+Status BudgetsService::Apply(const TransactionCreated& tx) {
+  if (Status s = db_->Query("INSERT INTO spending VALUES (?, ?, ?) ON CONFLICT (account, category) "
+                            "DO UPDATE SET cents = spending.cents + excluded.cents",
+                            {tx.account, tx.category, tx.amount_cents});
       !s.ok()) {
     return s;
   }
   // Every assignment reads the old row: an event older than the newest one
   // applied for its account breaks per-account order.
-  return Run(db,
-             "INSERT INTO accounts VALUES (?, 1, ?, 0) ON CONFLICT (account) DO UPDATE SET "
-             "events = events + 1, out_of_order = out_of_order + (excluded.last_seq < last_seq), "
-             "last_seq = max(last_seq, excluded.last_seq)",
-             {tx.account, tx.account_seq});
+  return db_->Query(
+      "INSERT INTO accounts VALUES (?, 1, ?, 0) ON CONFLICT (account) DO UPDATE SET "
+      "events = accounts.events + 1, "
+      "out_of_order = accounts.out_of_order + "
+      "CASE WHEN excluded.last_seq < accounts.last_seq THEN 1 ELSE 0 END, "
+      "last_seq = CASE WHEN excluded.last_seq > accounts.last_seq THEN excluded.last_seq "
+      "ELSE accounts.last_seq END",
+      {tx.account, tx.account_seq});
 }
 
 Status BudgetsService::SetLimit(const std::string& account, const std::string& category,
                                 std::int64_t cents) {
-  return Run(db_.get(),
-             "INSERT INTO limits VALUES (?, ?, ?) ON CONFLICT (account, category) "
-             "DO UPDATE SET cents = excluded.cents",
-             {account, category, cents});
+  return db_->Query(
+      "INSERT INTO limits VALUES (?, ?, ?) ON CONFLICT (account, category) "
+      "DO UPDATE SET cents = excluded.cents",
+      {account, category, cents});
 }
 
 Result<std::int64_t> BudgetsService::Applied() {
-  return QueryInt(db_.get(), "SELECT coalesce(sum(events), 0) FROM accounts");
+  return db_->QueryInt("SELECT coalesce(sum(events), 0) FROM accounts");
 }
 
 Result<std::int64_t> BudgetsService::OrderViolations() {
-  return QueryInt(db_.get(), "SELECT coalesce(sum(out_of_order), 0) FROM accounts");
+  return db_->QueryInt("SELECT coalesce(sum(out_of_order), 0) FROM accounts");
 }
 
 Result<std::vector<BudgetsService::Overspend>> BudgetsService::OverBudget() {
-  Result<Stmt> q = Prepare(db_.get(),
-                           "SELECT s.account, s.category, s.cents, l.cents FROM spending s JOIN "
-                           "limits l USING (account, category) WHERE s.cents > l.cents "
-                           "ORDER BY s.account, s.category");
-  if (!q) return std::unexpected(q.error());
   std::vector<Overspend> out;
-  Status s = ForEachRow(db_.get(), q->get(), [&](sqlite3_stmt* r) {
-    out.push_back({Text(r, 0), Text(r, 1), sqlite3_column_int64(r, 2), sqlite3_column_int64(r, 3)});
-  });
+  Status s = db_->Query(
+      "SELECT s.account, s.category, s.cents, l.cents FROM spending s JOIN limits l "
+      "USING (account, category) WHERE s.cents > l.cents ORDER BY s.account, s.category",
+      {}, [&](const SqlRow& r) { out.push_back({r.Text(0), r.Text(1), r.Int(2), r.Int(3)}); });
   if (!s.ok()) return std::unexpected(s);
   return out;
 }
 
 Result<std::map<std::string, std::int64_t>> BudgetsService::SpentByAccount() {
-  Result<Stmt> q = Prepare(db_.get(), "SELECT account, sum(cents) FROM spending GROUP BY account");
-  if (!q) return std::unexpected(q.error());
   std::map<std::string, std::int64_t> out;
-  Status s = ForEachRow(db_.get(), q->get(),
-                        [&](sqlite3_stmt* r) { out[Text(r, 0)] = sqlite3_column_int64(r, 1); });
+  Status s = db_->Query("SELECT account, sum(cents) FROM spending GROUP BY account", {},
+                        [&](const SqlRow& r) { out[r.Text(0)] = r.Int(1); });
   if (!s.ok()) return std::unexpected(s);
   return out;
 }
 
 // ---- Analytics --------------------------------------------------------------
 
-Result<std::unique_ptr<AnalyticsService>> AnalyticsService::Open(const std::string& path) {
-  return OpenService<AnalyticsService>(path, kAnalyticsSchema,
-                                       [](Db db) { return new AnalyticsService(std::move(db)); });
+Result<std::unique_ptr<AnalyticsService>> AnalyticsService::Open(std::unique_ptr<Database> db) {
+  std::unique_ptr<AnalyticsService> service(new AnalyticsService);
+  if (Status s = service->Init(std::move(db), kAnalyticsSchema); !s.ok()) return std::unexpected(s);
+  return service;
 }
 
-Result<InboxOutcome> AnalyticsService::Handle(const EventId& id, std::string_view payload) {
-  Result<TransactionCreated> tx = ParseTransactionCreated(payload);
-  if (!tx) return std::unexpected(tx.error());
-  return inbox_.Process(id, [&](sqlite3* db) -> Status {
-    if (Status s = Run(db,
-                       "INSERT INTO daily VALUES (?, 1, ?) ON CONFLICT (day) DO UPDATE SET "
-                       "transactions = transactions + 1, total_cents = total_cents + "
-                       "excluded.total_cents",
-                       {tx->day, tx->amount_cents});
-        !s.ok()) {
-      return s;
-    }
-    return Run(db,
-               "INSERT INTO categories VALUES (?, 1) ON CONFLICT (category) DO UPDATE SET "
-               "transactions = transactions + 1",
-               {tx->category});
-  });
+Result<std::unique_ptr<AnalyticsService>> AnalyticsService::Open(const std::string& path) {
+  return OpenSqlite<AnalyticsService>(path);
+}
+
+Status AnalyticsService::Apply(const TransactionCreated& tx) {
+  if (Status s = db_->Query(
+          "INSERT INTO daily VALUES (?, 1, ?) ON CONFLICT (day) DO UPDATE SET "
+          "transactions = daily.transactions + 1, "
+          "total_cents = daily.total_cents + excluded.total_cents",
+          {tx.day, tx.amount_cents});
+      !s.ok()) {
+    return s;
+  }
+  return db_->Query(
+      "INSERT INTO categories VALUES (?, 1) ON CONFLICT (category) DO UPDATE SET "
+      "transactions = categories.transactions + 1",
+      {tx.category});
 }
 
 Result<std::int64_t> AnalyticsService::Applied() {
-  return QueryInt(db_.get(), "SELECT coalesce(sum(transactions), 0) FROM daily");
+  return db_->QueryInt("SELECT coalesce(sum(transactions), 0) FROM daily");
 }
 
 Result<std::map<std::string, AnalyticsService::Day>> AnalyticsService::DailyTotals() {
-  Result<Stmt> q = Prepare(db_.get(), "SELECT day, transactions, total_cents FROM daily");
-  if (!q) return std::unexpected(q.error());
   std::map<std::string, Day> out;
-  Status s = ForEachRow(db_.get(), q->get(), [&](sqlite3_stmt* r) {
-    out[Text(r, 0)] = {sqlite3_column_int64(r, 1), sqlite3_column_int64(r, 2)};
-  });
+  Status s = db_->Query("SELECT day, transactions, total_cents FROM daily", {},
+                        [&](const SqlRow& r) { out[r.Text(0)] = {r.Int(1), r.Int(2)}; });
   if (!s.ok()) return std::unexpected(s);
   return out;
 }
 
 Result<std::map<std::string, std::int64_t>> AnalyticsService::CategoryCounts() {
-  Result<Stmt> q = Prepare(db_.get(), "SELECT category, transactions FROM categories");
-  if (!q) return std::unexpected(q.error());
   std::map<std::string, std::int64_t> out;
-  Status s = ForEachRow(db_.get(), q->get(),
-                        [&](sqlite3_stmt* r) { out[Text(r, 0)] = sqlite3_column_int64(r, 1); });
+  Status s = db_->Query("SELECT category, transactions FROM categories", {},
+                        [&](const SqlRow& r) { out[r.Text(0)] = r.Int(1); });
   if (!s.ok()) return std::unexpected(s);
   return out;
 }

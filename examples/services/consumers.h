@@ -1,6 +1,7 @@
-// The two consumers of TransactionCreated, each with its own SQLite database
-// and Herald's inbox, so that each event's effect is applied exactly once
-// however often the bus delivers it:
+// The two consumers of TransactionCreated, each with its own database (a
+// SQLite file, or a schema of its own on PostgreSQL) and Herald's inbox, so
+// that each event's effect is applied exactly once however often the bus
+// delivers it:
 //   Budgets   - spending per account and category, against budget limits;
 //   Analytics - daily totals and per-category counts.
 //
@@ -18,31 +19,43 @@
 #include "herald/event.h"
 #include "herald/inbox.h"
 #include "herald/status.h"
-#include "services/sqlite_util.h"
+#include "services/database.h"
 #include "services/transaction_event.h"
 
 namespace herald::examples {
 
-// A service that consumes TransactionCreated events.
+// A service that consumes TransactionCreated events through the inbox of its
+// own database.
 class EventConsumer {
  public:
   virtual ~EventConsumer() = default;
   virtual std::string_view name() const = 0;
   // Applies the event through the inbox: kDuplicate when already applied.
   // On error nothing was applied; the delivery may be retried.
-  virtual Result<InboxOutcome> Handle(const EventId& id, std::string_view payload) = 0;
-  virtual InboxStats inbox_stats() const = 0;
+  Result<InboxOutcome> Handle(const EventId& id, std::string_view payload);
+  InboxStats inbox_stats() const { return inbox_->stats(); }
   // Events whose effect is in the database (from the database itself).
   virtual Result<std::int64_t> Applied() = 0;
+
+ protected:
+  // Creates the service's tables (`schema`) and its inbox in `db`.
+  Status Init(std::unique_ptr<Database> db, const char* schema);
+  // The event's effect, inside the inbox's transaction.
+  virtual Status Apply(const TransactionCreated& tx) = 0;
+
+  std::unique_ptr<Database> db_;
+
+ private:
+  std::unique_ptr<ServiceInbox> inbox_;
 };
 
 class BudgetsService final : public EventConsumer {
  public:
+  static Result<std::unique_ptr<BudgetsService>> Open(std::unique_ptr<Database> db);
+  // The same on the SQLite file `path` (created if missing).
   static Result<std::unique_ptr<BudgetsService>> Open(const std::string& path);
 
   std::string_view name() const override { return "budgets"; }
-  Result<InboxOutcome> Handle(const EventId& id, std::string_view payload) override;
-  InboxStats inbox_stats() const override { return inbox_.stats(); }
   Result<std::int64_t> Applied() override;
 
   // Sets the monthly limit of `account` in `category`.
@@ -60,20 +73,17 @@ class BudgetsService final : public EventConsumer {
   Result<std::int64_t> OrderViolations();
 
  private:
-  explicit BudgetsService(Db db) : db_(std::move(db)), inbox_(db_.get(), "budgets") {}
-  Status Apply(sqlite3* db, const TransactionCreated& tx);
-
-  Db db_;
-  herald::sqlite::Inbox inbox_;
+  BudgetsService() = default;
+  Status Apply(const TransactionCreated& tx) override;
 };
 
 class AnalyticsService final : public EventConsumer {
  public:
+  static Result<std::unique_ptr<AnalyticsService>> Open(std::unique_ptr<Database> db);
+  // The same on the SQLite file `path` (created if missing).
   static Result<std::unique_ptr<AnalyticsService>> Open(const std::string& path);
 
   std::string_view name() const override { return "analytics"; }
-  Result<InboxOutcome> Handle(const EventId& id, std::string_view payload) override;
-  InboxStats inbox_stats() const override { return inbox_.stats(); }
   Result<std::int64_t> Applied() override;
 
   struct Day {
@@ -83,10 +93,8 @@ class AnalyticsService final : public EventConsumer {
   Result<std::map<std::string, std::int64_t>> CategoryCounts();
 
  private:
-  explicit AnalyticsService(Db db) : db_(std::move(db)), inbox_(db_.get(), "analytics") {}
-
-  Db db_;
-  herald::sqlite::Inbox inbox_;
+  AnalyticsService() = default;
+  Status Apply(const TransactionCreated& tx) override;
 };
 
 }  // namespace herald::examples

@@ -41,8 +41,9 @@ Result<TransactionCreated> ParseTransactionCreated(std::string_view json) {
   return tx;
 }
 
-Event MakeTransactionCreatedEvent(const EventId& id, const TransactionCreated& tx) {
-  Event event = Event::Make(std::string(kTransactionsTopic), tx.account,
+Event MakeTransactionCreatedEvent(const EventId& id, const TransactionCreated& tx,
+                                  std::string_view topic) {
+  Event event = Event::Make(std::string(topic), tx.account,
                             std::string(kTransactionCreatedType), ToJson(tx));
   event.id = id;
   return event;

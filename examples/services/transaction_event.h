@@ -38,8 +38,9 @@ struct TransactionCreated {
 std::string ToJson(const TransactionCreated& tx);
 Result<TransactionCreated> ParseTransactionCreated(std::string_view json);
 
-// The event to publish for `tx`: topic "transactions", key = account.
-Event MakeTransactionCreatedEvent(const EventId& id, const TransactionCreated& tx);
+// The event to publish for `tx`: on `topic`, key = account.
+Event MakeTransactionCreatedEvent(const EventId& id, const TransactionCreated& tx,
+                                  std::string_view topic = kTransactionsTopic);
 
 // "2026-11-29" for `t` in UTC.
 std::string UtcDay(TimePoint t);

@@ -1,18 +1,18 @@
 #include "services/transactions.h"
 
-#include "herald/sqlite.h"
+#include <utility>
 
 namespace herald::examples {
 namespace {
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS transactions (
-  id           TEXT    PRIMARY KEY,
-  account      TEXT    NOT NULL,
-  account_seq  INTEGER NOT NULL,
-  amount_cents INTEGER NOT NULL,
-  category     TEXT    NOT NULL,
-  day          TEXT    NOT NULL,
+  id           TEXT   PRIMARY KEY,
+  account      TEXT   NOT NULL,
+  account_seq  BIGINT NOT NULL,
+  amount_cents BIGINT NOT NULL,
+  category     TEXT   NOT NULL,
+  day          TEXT   NOT NULL,
   UNIQUE (account, account_seq)
 );
 )sql";
@@ -27,12 +27,18 @@ Status Validate(const CreateTransaction& c) {
 
 }  // namespace
 
+Result<std::unique_ptr<TransactionsService>> TransactionsService::Open(
+    std::unique_ptr<Database> db, std::string topic) {
+  if (Status s = db->Script(kSchema); !s.ok()) return std::unexpected(s);
+  if (Status s = db->MigrateOutbox(); !s.ok()) return std::unexpected(s);
+  return std::unique_ptr<TransactionsService>(
+      new TransactionsService(std::move(db), std::move(topic)));
+}
+
 Result<std::unique_ptr<TransactionsService>> TransactionsService::Open(const std::string& path) {
-  Result<Db> db = OpenDb(path);
+  Result<std::unique_ptr<Database>> db = OpenSqliteDatabase(path);
   if (!db) return std::unexpected(db.error());
-  if (Status s = Exec(db->get(), kSchema); !s.ok()) return std::unexpected(s);
-  if (Status s = herald::sqlite::Migrate(db->get()); !s.ok()) return std::unexpected(s);
-  return std::unique_ptr<TransactionsService>(new TransactionsService(std::move(*db), path));
+  return Open(std::move(*db));
 }
 
 Result<Committed> TransactionsService::Create(const CreateTransaction& command) {
@@ -45,60 +51,39 @@ Result<Committed> TransactionsService::SaveWithoutEvent(const CreateTransaction&
 
 Result<Committed> TransactionsService::Save(const CreateTransaction& command, bool with_event) {
   if (Status s = Validate(command); !s.ok()) return std::unexpected(s);
-  sqlite3* db = db_.get();
   Committed out;
-  Status s = InTransaction(db, [&]() -> Status {
-    Result<Stmt> next =
-        Prepare(db, "SELECT coalesce(max(account_seq), 0) + 1 FROM transactions WHERE account = ?");
-    if (!next) return next.error();
-    sqlite3_bind_text(next->get(), 1, command.account.c_str(), -1, SQLITE_TRANSIENT);
-    std::int64_t seq = 0;
-    if (Status st =
-            ForEachRow(db, next->get(), [&](sqlite3_stmt* r) { seq = sqlite3_column_int64(r, 0); });
+  Status s = db_->InTransaction([&]() -> Status {
+    Result<std::int64_t> seq = db_->QueryInt(
+        "SELECT coalesce(max(account_seq), 0) + 1 FROM transactions WHERE account = ?",
+        {command.account});
+    if (!seq) return seq.error();
+    EventId id = EventId::Generate();
+    out.transaction = {id.ToString(),        command.account,  *seq,
+                       command.amount_cents, command.category, UtcDay(id.timestamp())};
+    out.event = MakeTransactionCreatedEvent(id, out.transaction, topic_);
+    const TransactionCreated& t = out.transaction;
+    if (Status st = db_->Query("INSERT INTO transactions VALUES (?, ?, ?, ?, ?, ?)",
+                               {t.transaction_id, t.account, t.account_seq, t.amount_cents,
+                                t.category, t.day});
         !st.ok()) {
       return st;
     }
-    EventId id = EventId::Generate();
-    out.transaction = {id.ToString(),        command.account,  seq,
-                       command.amount_cents, command.category, UtcDay(id.timestamp())};
-    out.event = MakeTransactionCreatedEvent(id, out.transaction);
-
-    Result<Stmt> insert = Prepare(db, "INSERT INTO transactions VALUES (?, ?, ?, ?, ?, ?)");
-    if (!insert) return insert.error();
-    const TransactionCreated& t = out.transaction;
-    sqlite3_bind_text(insert->get(), 1, t.transaction_id.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(insert->get(), 2, t.account.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(insert->get(), 3, t.account_seq);
-    sqlite3_bind_int64(insert->get(), 4, t.amount_cents);
-    sqlite3_bind_text(insert->get(), 5, t.category.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(insert->get(), 6, t.day.c_str(), -1, SQLITE_TRANSIENT);
-    if (Status st = ForEachRow(db, insert->get(), nullptr); !st.ok()) return st;
-    return with_event ? herald::sqlite::Enqueue(db, out.event) : OkStatus();
+    return with_event ? db_->Enqueue(out.event) : OkStatus();
   });
   if (!s.ok()) return std::unexpected(s);
   return out;
 }
 
 Result<std::map<std::string, std::int64_t>> TransactionsService::TotalsByAccount() {
-  Result<Stmt> q =
-      Prepare(db_.get(), "SELECT account, sum(amount_cents) FROM transactions GROUP BY account");
-  if (!q) return std::unexpected(q.error());
   std::map<std::string, std::int64_t> totals;
-  Status s = ForEachRow(db_.get(), q->get(), [&](sqlite3_stmt* r) {
-    totals[reinterpret_cast<const char*>(sqlite3_column_text(r, 0))] = sqlite3_column_int64(r, 1);
-  });
+  Status s = db_->Query("SELECT account, sum(amount_cents) FROM transactions GROUP BY account", {},
+                        [&](const SqlRow& r) { totals[r.Text(0)] = r.Int(1); });
   if (!s.ok()) return std::unexpected(s);
   return totals;
 }
 
 Result<std::int64_t> TransactionsService::Count() {
-  Result<Stmt> q = Prepare(db_.get(), "SELECT count(*) FROM transactions");
-  if (!q) return std::unexpected(q.error());
-  std::int64_t n = 0;
-  Status s =
-      ForEachRow(db_.get(), q->get(), [&](sqlite3_stmt* r) { n = sqlite3_column_int64(r, 0); });
-  if (!s.ok()) return std::unexpected(s);
-  return n;
+  return db_->QueryInt("SELECT count(*) FROM transactions");
 }
 
 }  // namespace herald::examples

@@ -1,8 +1,9 @@
 // The Transactions service: takes "create transaction" commands and saves
 // each transaction. With the outbox, the row and its TransactionCreated event
-// commit in one SQLite transaction (herald::sqlite::Enqueue); without it (the
-// dual write this project exists to replace), only the row is saved and the
-// caller publishes the event itself afterwards.
+// commit in one transaction of the service's database (herald::sqlite::Enqueue
+// or herald::postgres::Enqueue); without it (the dual write this project
+// exists to replace), only the row is saved and the caller publishes the
+// event itself afterwards.
 //
 // Thread-compatible: one thread at a time.
 #ifndef HERALD_EXAMPLES_SERVICES_TRANSACTIONS_H_
@@ -15,7 +16,7 @@
 
 #include "herald/event.h"
 #include "herald/status.h"
-#include "services/sqlite_util.h"
+#include "services/database.h"
 #include "services/transaction_event.h"
 
 namespace herald::examples {
@@ -27,7 +28,11 @@ struct Committed {
 
 class TransactionsService {
  public:
-  // Opens or creates the database at `path`, its tables and Herald's outbox.
+  // Creates the service's table and Herald's outbox in `db` if missing.
+  // Events go to `topic`.
+  static Result<std::unique_ptr<TransactionsService>> Open(
+      std::unique_ptr<Database> db, std::string topic = std::string(kTransactionsTopic));
+  // The same on the SQLite file `path` (created if missing).
   static Result<std::unique_ptr<TransactionsService>> Open(const std::string& path);
 
   // The transaction row and its event in one transaction (the outbox).
@@ -42,14 +47,16 @@ class TransactionsService {
   Result<std::map<std::string, std::int64_t>> TotalsByAccount();
   Result<std::int64_t> Count();
 
-  const std::string& path() const { return path_; }
+  // What `herald relay --db` takes to relay this service's outbox.
+  std::string outbox_url() const { return db_->OutboxUrl(); }
 
  private:
-  TransactionsService(Db db, std::string path) : db_(std::move(db)), path_(std::move(path)) {}
+  TransactionsService(std::unique_ptr<Database> db, std::string topic)
+      : db_(std::move(db)), topic_(std::move(topic)) {}
   Result<Committed> Save(const CreateTransaction& command, bool with_event);
 
-  Db db_;
-  std::string path_;
+  std::unique_ptr<Database> db_;
+  std::string topic_;
 };
 
 }  // namespace herald::examples
