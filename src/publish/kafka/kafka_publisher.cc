@@ -21,6 +21,8 @@ using std::chrono::milliseconds;
 // How long the poll thread blocks in rd_kafka_poll before it checks for a
 // stop request or a fatal error.
 constexpr int kPollMillis = 50;
+// How long LearnTopic waits for the cluster's answer.
+constexpr int kTopicMetadataMillis = 500;
 // Wait between produce attempts while librdkafka's queue is full.
 constexpr int kQueueFullPollMillis = 5;
 // On destruction: how long outstanding deliveries may take before the rest
@@ -222,6 +224,7 @@ Status KafkaPublisher::StartProducer() {
     return Internal(fmt::format("kafka configuration: {}", errstr.data()));
   }
   rk_ = rk;
+  known_topics_.clear();
   fatal_ = false;
   cluster_down_ = false;
   poller_ = std::jthread([this](std::stop_token stop) { PollLoop(stop); });
@@ -277,6 +280,7 @@ void KafkaPublisher::Publish(std::span<const Event> events, DeliveryCallback on_
     }
     spdlog::info("kafka producer made anew after a fatal error");
   }
+  for (const Event& event : events) LearnTopic(MapTopic(config_.topic_template, event.topic));
   CallStarted();
   auto* call = new Call(*this, events.size(), std::move(on_delivery));
   // A key whose event librdkafka refused at once has its later events of
@@ -314,6 +318,19 @@ bool KafkaPublisher::Produce(Call& call, std::size_t index, const Event& event) 
     call.Report(index, ClassifyKafkaError(err),
                 fmt::format("{}, topic '{}'", DescribeKafkaError(err), topic));
     return false;
+  }
+}
+
+void KafkaPublisher::LearnTopic(const std::string& topic) {
+  if (!known_topics_.insert(topic).second) return;
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_, topic.c_str(), nullptr);
+  if (rkt == nullptr) return;  // producing will report what is wrong
+  const rd_kafka_metadata_t* metadata = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, rkt, &metadata, kTopicMetadataMillis);
+  if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
+  rd_kafka_topic_destroy(rkt);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    spdlog::debug("kafka metadata of topic '{}' not known yet: {}", topic, rd_kafka_err2str(err));
   }
 }
 

@@ -27,6 +27,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_set>
 
 #include "herald/event.h"
 #include "herald/publisher.h"
@@ -85,6 +86,12 @@ class KafkaPublisher final : public Publisher {
   // Produces event `index` of `call`. If librdkafka refuses it at once,
   // reports it failed and returns false.
   bool Produce(Call& call, std::size_t index, const Event& event);
+  // Asks the cluster for `topic`'s partitions and leaders the first time
+  // this producer meets it, waiting (bounded) for the answer. Without it, a
+  // producer that meets a topic before its first metadata answer came in
+  // learns the topic's leaders only on librdkafka's next one-second scan,
+  // and the first events wait for that.
+  void LearnTopic(const std::string& topic);
   void CallStarted();
   void CallFinished();
   void WaitForCalls(std::chrono::milliseconds timeout);
@@ -99,6 +106,9 @@ class KafkaPublisher final : public Publisher {
   std::atomic<bool> fatal_{false};
   std::atomic<bool> cluster_down_{false};
   std::atomic<int> rebuilds_{0};
+  // Topics LearnTopic() asked about for the current producer. Touched only
+  // by Publish() (one caller at a time) and StartProducer().
+  std::unordered_set<std::string> known_topics_;
 
   std::mutex mu_;
   std::condition_variable calls_done_;
