@@ -74,6 +74,16 @@ std::string InsertSql(const std::string& schema) {
       schema, "'epoch'::timestamptz + u.created_ms * interval '1 millisecond'");
 }
 
+// One event: a plain VALUES insert, cheaper to plan than unnesting arrays
+// (about a third of the insert's cost when each transaction enqueues one).
+std::string InsertOneSql(const std::string& schema) {
+  return fmt::format(
+      "INSERT INTO {0}.outbox (event_id, topic, key, type, payload, content_type, headers, "
+      "created_at) "
+      "VALUES ($1::uuid, $2, $3, $4, decode($5, 'hex'), $6, $7::jsonb, COALESCE({1}, now()))",
+      schema, "'epoch'::timestamptz + $8::int8 * interval '1 millisecond'");
+}
+
 }  // namespace
 
 std::string FromMillisSql(std::string_view param) {
@@ -97,15 +107,33 @@ Status InsertEvents(PGconn* conn, const std::string& schema, std::span<const Eve
   HERALD_ASSIGN_OR_RETURN(Columns c, PrepareColumns(events, max_payload_bytes));
   if (events.empty()) return OkStatus();
   Params params;
-  params.Add(ArrayLiteral(c.ids))
-      .Add(ArrayLiteral(c.topics))
-      .Add(ArrayLiteral(c.keys))
-      .Add(ArrayLiteral(c.types))
-      .Add(ArrayLiteral(c.payloads))
-      .Add(ArrayLiteral(c.content_types))
-      .Add(ArrayLiteral(c.headers))
-      .Add(std::move(c.created_ms));
-  Result<ResultPtr> res = Exec(conn, InsertSql(schema), params, "", conflict_code);
+  std::string sql;
+  if (events.size() == 1) {
+    params.Add(c.ids[0])
+        .Add(c.topics[0])
+        .Add(c.keys[0])
+        .Add(c.types[0])
+        .Add(c.payloads[0])
+        .Add(c.content_types[0])
+        .Add(c.headers[0]);
+    if (events[0].created_at == TimePoint{}) {
+      params.AddNull();
+    } else {
+      params.Add(ToUnixMillis(events[0].created_at));
+    }
+    sql = InsertOneSql(schema);
+  } else {
+    params.Add(ArrayLiteral(c.ids))
+        .Add(ArrayLiteral(c.topics))
+        .Add(ArrayLiteral(c.keys))
+        .Add(ArrayLiteral(c.types))
+        .Add(ArrayLiteral(c.payloads))
+        .Add(ArrayLiteral(c.content_types))
+        .Add(ArrayLiteral(c.headers))
+        .Add(std::move(c.created_ms));
+    sql = InsertSql(schema);
+  }
+  Result<ResultPtr> res = Exec(conn, sql, params, "", conflict_code);
   if (res) return OkStatus();
   const Status& s = res.error();
   if (s.code() == Code::kAlreadyExists) {
