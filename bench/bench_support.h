@@ -20,7 +20,9 @@
 
 #include "herald/event.h"
 #include "herald/publisher.h"
+#include "herald/relay.h"
 #include "herald/status.h"
+#include "herald/store.h"
 
 namespace herald::bench {
 
@@ -109,6 +111,32 @@ inline Percentiles Summarize(std::vector<double> samples) {
     return samples[static_cast<std::size_t>(q * static_cast<double>(samples.size() - 1))];
   };
   return {at(0.50), at(0.99), samples.back()};
+}
+
+// Confirms every event at once: the engine's and the store's cost without
+// a bus.
+class ConfirmAtOncePublisher final : public Publisher {
+ public:
+  Guarantees guarantees() const override { return {.keeps_key_order = true}; }
+  void Publish(std::span<const Event> events, DeliveryCallback done) override {
+    for (std::size_t i = 0; i < events.size(); ++i) done(i, {});
+  }
+};
+
+// Drains the `backlog` events of `store` into `publisher` with one Relay and
+// returns events per second.
+inline double DrainRate(Store& store, Publisher& publisher, std::size_t batch, bool read_ahead,
+                        long backlog) {
+  RelayOptions options;
+  options.batch_size = batch;
+  options.exit_when_drained = true;
+  options.read_ahead = read_ahead;
+  Relay relay(store, publisher, options);
+  const auto start = std::chrono::steady_clock::now();
+  Check(relay.Run(), "relay");
+  const double secs = Seconds(std::chrono::steady_clock::now() - start);
+  Check(relay.stats().published == static_cast<std::uint64_t>(backlog), "published count");
+  return static_cast<double>(backlog) / secs;
 }
 
 }  // namespace herald::bench

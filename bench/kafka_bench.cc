@@ -156,16 +156,7 @@ double RelayRate(const MockCluster& cluster, const Args& args, bool read_ahead) 
   FillBacklog(*store, args);
   auto publisher = herald::OpenPublisher(cluster.url(), KafkaOptions());
   Check(publisher.has_value(), "open kafka publisher");
-  herald::RelayOptions options;
-  options.batch_size = args.batch;
-  options.exit_when_drained = true;
-  options.read_ahead = read_ahead;
-  herald::Relay relay(*store, **publisher, options);
-  auto start = SteadyClock::now();
-  Check(relay.Run(), "relay");
-  double secs = Seconds(SteadyClock::now() - start);
-  Check(relay.stats().published == static_cast<std::uint64_t>(args.backlog), "published count");
-  return static_cast<double>(args.backlog) / secs;
+  return herald::bench::DrainRate(*store, **publisher, args.batch, read_ahead, args.backlog);
 }
 
 struct Latency {

@@ -150,29 +150,11 @@ void FillBacklog(const Args& args) {
 
 // ---- 1. throughput --------------------------------------------------------------
 
-// Confirms every event at once: the engine and store cost without a bus.
-class NullPublisher final : public herald::Publisher {
- public:
-  herald::Guarantees guarantees() const override { return {.keeps_key_order = true}; }
-  void Publish(std::span<const herald::Event> events, DeliveryCallback done) override {
-    for (std::size_t i = 0; i < events.size(); ++i) done(i, {});
-  }
-};
-
 double RelayRate(const Args& args, herald::Publisher& pub, bool read_ahead) {
   FillBacklog(args);
   auto store = herald::OpenStore(StoreUrl(args));
   Check(store.has_value(), "open store");
-  herald::RelayOptions options;
-  options.batch_size = args.batch;
-  options.exit_when_drained = true;
-  options.read_ahead = read_ahead;
-  herald::Relay relay(**store, pub, options);
-  auto start = Clock::now();
-  Check(relay.Run(), "relay");
-  double secs = Seconds(Clock::now() - start);
-  Check(relay.stats().published == static_cast<std::uint64_t>(args.backlog), "published count");
-  return static_cast<double>(args.backlog) / secs;
+  return herald::bench::DrainRate(**store, pub, args.batch, read_ahead, args.backlog);
 }
 
 // The same work without Herald: select a batch in seq order, write one line
@@ -384,7 +366,7 @@ int main(int argc, char** argv) {
   std::filesystem::remove(sink);
   auto file = herald::OpenPublisher("file:" + sink.string());
   Check(file.has_value(), "open file publisher");
-  NullPublisher null_pub;
+  herald::bench::ConfirmAtOncePublisher null_pub;
   for (bool read_ahead : {true, false}) {
     const char* mode = read_ahead ? "" : ", read-ahead off";
     double herald_file = RelayRate(args, **file, read_ahead);
