@@ -287,6 +287,8 @@ class Run {
   std::atomic<std::int64_t> naive_pending_{0}, naive_failed_{0};
   Ledger ledger_;
   Progress progress_;
+  // Each inbox's duplicates before the re-reading.
+  std::int64_t budgets_duplicates_during_run_ = 0, analytics_duplicates_during_run_ = 0;
 };
 
 // The run's bus and topic: a fresh mock cluster with `transactions`, or the
@@ -538,6 +540,9 @@ Result<RunReport> Run::Execute() {
   if (produced.ok()) {
     chaos.join();  // the outage and the restart are part of the story
     WaitForConsumers(static_cast<std::int64_t>(work_.size()));
+    budgets_duplicates_during_run_ = static_cast<std::int64_t>(budgets_->inbox_stats().duplicates);
+    analytics_duplicates_during_run_ =
+        static_cast<std::int64_t>(analytics_->inbox_stats().duplicates);
     produced = ReadAgain();
   }
   chaos.request_stop();
@@ -559,8 +564,10 @@ Result<RunReport> Run::Report() {
   r.seconds = std::chrono::duration<double>(Steady::now() - start_).count();
   HERALD_ASSIGN_OR_RETURN(r.committed, transactions_->Count());
 
-  auto consumer = [](EventConsumer& service, const ConsumerLoop& loop) -> Result<ConsumerReport> {
+  auto consumer = [](EventConsumer& service, const ConsumerLoop& loop,
+                     std::int64_t duplicates_during_run) -> Result<ConsumerReport> {
     ConsumerReport c;
+    c.duplicates_during_run = duplicates_during_run;
     c.received = loop.received();
     c.distinct = loop.distinct();
     HERALD_ASSIGN_OR_RETURN(c.applied, service.Applied());
@@ -568,8 +575,10 @@ Result<RunReport> Run::Report() {
     c.errors = loop.errors();
     return c;
   };
-  HERALD_ASSIGN_OR_RETURN(r.budgets, consumer(*budgets_, *budgets_loop_));
-  HERALD_ASSIGN_OR_RETURN(r.analytics, consumer(*analytics_, *analytics_loop_));
+  HERALD_ASSIGN_OR_RETURN(r.budgets,
+                          consumer(*budgets_, *budgets_loop_, budgets_duplicates_during_run_));
+  HERALD_ASSIGN_OR_RETURN(r.analytics, consumer(*analytics_, *analytics_loop_,
+                                                analytics_duplicates_during_run_));
   r.lost = r.committed - std::min(r.budgets.distinct, r.analytics.distinct);
   r.double_applied = std::max<std::int64_t>(0, r.budgets.applied - r.budgets.distinct) +
                      std::max<std::int64_t>(0, r.analytics.applied - r.analytics.distinct);

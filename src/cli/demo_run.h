@@ -73,6 +73,9 @@ struct ConsumerReport {
   std::int64_t distinct = 0;    // distinct events received and applied
   std::int64_t applied = 0;     // effects in the consumer's database
   std::int64_t duplicates = 0;  // skipped by the inbox
+  // Of those, the ones delivered during the story (the bus's own duplicates,
+  // before the consumers re-read the topic from the beginning).
+  std::int64_t duplicates_during_run = 0;
   std::int64_t errors = 0;
 };
 
