@@ -18,6 +18,7 @@
 
 #include "herald/event.h"
 #include "herald/postgres.h"
+#include "testing/postgres_server.h"
 
 namespace herald::test {
 
@@ -239,45 +240,10 @@ void ExpectDeliveredOnceInKeyOrder(const Manifest& manifest, const std::vector<S
 
 // ---- PostgresTest -------------------------------------------------------------
 
-namespace {
-
-bool UnderCi() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && *ci != '\0' && std::string_view(ci) != "false" &&
-         std::string_view(ci) != "0";
-}
-
-// "t_" + the test's name in lower case (letters, digits and '_'), cut to fit
-// Herald's 48-byte schema names, with a hash of the whole name to keep it
-// unique.
-std::string SchemaForCurrentTest() {
-  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string full = std::string(info->test_suite_name()) + "." + info->name();
-  std::string name = "t_";
-  for (char c : std::string(info->name()).substr(0, 36)) {
-    name.push_back(std::isalnum(static_cast<unsigned char>(c))
-                       ? static_cast<char>(std::tolower(static_cast<unsigned char>(c)))
-                       : '_');
-  }
-  std::uint32_t hash = 2166136261u;  // FNV-1a
-  for (char c : full) hash = (hash ^ static_cast<unsigned char>(c)) * 16777619u;
-  return name + fmt::format("_{:08x}", hash);
-}
-
-}  // namespace
-
 void PostgresTest::SetUp() {
-  const char* url = std::getenv("HERALD_TEST_PG_URL");
-  if (url == nullptr || *url == '\0') {
-    if (UnderCi()) {
-      FAIL() << "HERALD_TEST_PG_URL is unset under CI: start a server with scripts/pg.sh start "
-                "(scripts/test.sh does) and export its URL";
-    }
-    GTEST_SKIP() << "HERALD_TEST_PG_URL is unset; run scripts/pg.sh start and export "
-                    "HERALD_TEST_PG_URL=$(scripts/pg.sh url) to run the PostgreSQL tests";
-  }
-  server_url_ = url;
-  schema_ = SchemaForCurrentTest();
+  herald::testing::RequirePostgres(server_url_);
+  if (server_url_.empty()) return;
+  schema_ = herald::testing::SchemaForCurrentTest();
   app_schema_ = schema_ + "_app";
   PgConn conn = Connect();
   ASSERT_NE(conn, nullptr);

@@ -19,6 +19,8 @@
 
 #include "herald/inbox.h"
 #include "testing/fake_clock.h"
+#include "testing/postgres_server.h"
+#include "testing/seed.h"
 
 namespace herald::postgres {
 namespace {
@@ -31,27 +33,12 @@ struct ConnCloser {
 };
 using Conn = std::unique_ptr<PGconn, ConnCloser>;
 
-std::string TestName() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return fmt::format("{}.{}", info->test_suite_name(), info->name());
-}
-
-std::uint64_t Fnv1a(const std::string& s) {
-  std::uint64_t hash = 14695981039346656037ull;
-  for (unsigned char c : s) hash = (hash ^ c) * 1099511628211ull;
-  return hash;
-}
-
 class PostgresInboxTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* url = std::getenv("HERALD_TEST_PG_URL");
-    if (url == nullptr || *url == '\0') {
-      GTEST_SKIP() << "HERALD_TEST_PG_URL is not set; start a server with scripts/pg.sh start "
-                      "and export HERALD_TEST_PG_URL=$(scripts/pg.sh url)";
-    }
-    url_ = url;
-    schema_ = fmt::format("t_inbox_{}", Fnv1a(TestName()) % 100000000);
+    herald::testing::RequirePostgres(url_);
+    if (url_.empty()) return;
+    schema_ = herald::testing::SchemaForCurrentTest();
     conn_ = Connect();
     ASSERT_NE(conn_, nullptr);
     Exec(conn_.get(), "DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
@@ -141,7 +128,7 @@ TEST_F(PostgresInboxTest, SameIdTwiceAppliesTheEffectOnce) {
 }
 
 TEST_F(PostgresInboxTest, ConcurrentDeliveriesOnTwoConnectionsApplyEachEffectOnce) {
-  const std::uint64_t seed = Fnv1a(TestName());
+  const std::uint64_t seed = herald::testing::SeedFromTestName();
   std::cout << "seed " << seed << "\n";
   std::vector<EventId> ids(200);
   for (EventId& id : ids) id = EventId::Generate();

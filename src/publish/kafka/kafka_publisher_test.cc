@@ -37,6 +37,7 @@
 #include "herald/store.h"
 #include "publish/kafka/mock_cluster.h"
 #include "testing/faulty_store.h"
+#include "testing/postgres_server.h"
 #include "testing/seed.h"
 
 namespace herald::publish {
@@ -470,13 +471,11 @@ TEST_F(KafkaPublisherTest, FatalProducerErrorRetriesOutstandingAndRebuilds) {
 // application's own libpq connection inside its transactions, relayed by a
 // PostgreSQL store (its partitions leased to this one relay).
 TEST_F(KafkaPublisherTest, RelaysEveryCommittedEventFromPostgresOnceKeyedInOrder) {
-  const char* server = std::getenv("HERALD_TEST_PG_URL");
-  if (server == nullptr || *server == '\0') {
-    if (std::getenv("CI") != nullptr) FAIL() << "HERALD_TEST_PG_URL is not set";
-    GTEST_SKIP() << "HERALD_TEST_PG_URL is not set; scripts/test.sh starts a server";
-  }
+  std::string server;
+  herald::testing::RequirePostgres(server);
+  if (server.empty()) return;
   const std::string schema = fmt::format("t_kafka_happy_{}", ::getpid());
-  std::unique_ptr<PGconn, void (*)(PGconn*)> app(PQconnectdb(server), PQfinish);
+  std::unique_ptr<PGconn, void (*)(PGconn*)> app(PQconnectdb(server.c_str()), PQfinish);
   ASSERT_EQ(PQstatus(app.get()), CONNECTION_OK) << PQerrorMessage(app.get());
   PQsetNoticeProcessor(app.get(), [](void*, const char*) {}, nullptr);
   auto exec = [&](const std::string& sql) {

@@ -28,7 +28,7 @@ class PgLeaseTest : public PgTest {
  protected:
   void SetUp() override {
     PgTest::SetUp();
-    if (IsSkipped()) return;
+    if (IsSkipped() || HasFatalFailure()) return;
     Migrate(kPartitions);
   }
 

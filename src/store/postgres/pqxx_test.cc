@@ -18,7 +18,7 @@ class PgPqxxTest : public PgTest {
  protected:
   void SetUp() override {
     PgTest::SetUp();
-    if (IsSkipped()) return;
+    if (IsSkipped() || HasFatalFailure()) return;
     Migrate();
     conn_ = std::make_unique<pqxx::connection>(server_);
   }

@@ -37,7 +37,7 @@ class PgStoreTest : public PgTest {
  protected:
   void SetUp() override {
     PgTest::SetUp();
-    if (IsSkipped()) return;
+    if (IsSkipped() || HasFatalFailure()) return;
     Migrate(4);
     store_ = OpenStore();
     ASSERT_NE(store_, nullptr);

@@ -18,6 +18,7 @@
 #include "herald/postgres.h"
 #include "herald/store.h"
 #include "store/postgres/postgres_store.h"
+#include "testing/postgres_server.h"
 
 namespace herald::pg_testing {
 
@@ -26,37 +27,12 @@ struct ConnCloser {
 };
 using RawConn = std::unique_ptr<PGconn, ConnCloser>;
 
-// The test server's URL, or "" when HERALD_TEST_PG_URL is unset.
-inline std::string ServerUrl() {
-  const char* url = std::getenv("HERALD_TEST_PG_URL");
-  return url != nullptr ? url : "";
-}
-
-// A schema name for the running test: "t_" + its lower-cased name, cut to
-// fit, with a hash of the full name so that cut names stay distinct.
-inline std::string SchemaForCurrentTest() {
-  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string full = std::string(info->test_suite_name()) + "_" + info->name();
-  std::string name = "t_";
-  for (char c : full) {
-    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    name += (alnum || (c >= 'a' && c <= 'z')) ? c : '_';
-  }
-  std::size_t hash = std::hash<std::string>{}(full) % 1000000;
-  if (name.size() > 38) name.resize(38);
-  return name + "_" + std::to_string(hash);
-}
-
 class PgTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = ServerUrl();
-    if (server_.empty()) {
-      GTEST_SKIP() << "HERALD_TEST_PG_URL is not set; start a server with scripts/pg.sh start "
-                      "and export HERALD_TEST_PG_URL=$(scripts/pg.sh url)";
-    }
-    schema_ = SchemaForCurrentTest();
+    herald::testing::RequirePostgres(server_);
+    if (server_.empty()) return;
+    schema_ = herald::testing::SchemaForCurrentTest();
     admin_ = Connect();
     ASSERT_NE(admin_, nullptr);
     Exec(admin_.get(), "DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");

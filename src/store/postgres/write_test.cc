@@ -24,7 +24,7 @@ class PgWriteTest : public PgTest {
  protected:
   void SetUp() override {
     PgTest::SetUp();
-    if (IsSkipped()) return;
+    if (IsSkipped() || HasFatalFailure()) return;
     Migrate();
     app_ = Connect();
     ASSERT_NE(app_, nullptr);
