@@ -1,6 +1,7 @@
 // The PostgreSQL write side (herald/postgres.h) against a real server.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -71,7 +72,9 @@ TEST_F(PgWriteTest, CommittedEventsAreStoredRolledBackOnesAreNot) {
 // Counts the statements sent on `conn` while `body` runs, from libpq's trace.
 template <typename Body>
 int StatementsSent(PGconn* conn, Body body) {
-  std::string path = ::testing::TempDir() + "/herald-pg-trace.txt";
+  // One file per process: ctest runs this file's tests side by side.
+  std::string path =
+      ::testing::TempDir() + "/herald-pg-trace-" + std::to_string(::getpid()) + ".txt";
   FILE* trace = std::fopen(path.c_str(), "w");
   EXPECT_NE(trace, nullptr);
   PQtrace(conn, trace);
