@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <limits>
 #include <map>
 #include <optional>
 #include <random>
@@ -33,21 +32,12 @@ using pg_internal::IsNull;
 using pg_internal::Params;
 using pg_internal::PartitionEpoch;
 using pg_internal::ResultPtr;
+using store_internal::ClampToInt64;
+using store_internal::WithContext;
 
 // Errors of the store's own statements: a conflict means "retry the call".
 constexpr Code kConflict = Code::kUnavailable;
 constexpr std::chrono::milliseconds kWaitSlice{50};
-
-std::int64_t ClampToInt64(std::size_t n) {
-  return static_cast<std::int64_t>(
-      std::min<std::size_t>(n, static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())));
-}
-
-template <typename T>
-Result<T> WithContext(Result<T> r, std::string_view context) {
-  if (!r) return std::unexpected(r.error().WithContext(context));
-  return r;
-}
 
 std::string DefaultRelayId() {
   char host[256] = {};

@@ -35,6 +35,8 @@ using sqlite_internal::ReadEvent;
 using sqlite_internal::ResetOnExit;
 using sqlite_internal::Statement;
 using sqlite_internal::Transaction;
+using store_internal::ClampToInt64;
+using store_internal::WithContext;
 
 // Every error of the store's own connection: busy means "retry the call".
 constexpr Code kBusy = Code::kUnavailable;
@@ -80,17 +82,6 @@ std::array<std::string, kSqlCount> PersistentSql() {
       kEventColumns);
   sql[kDeadDelete] = "DELETE FROM herald_outbox WHERE seq = ?1";
   return sql;
-}
-
-std::int64_t ClampToInt64(std::size_t n) {
-  return static_cast<std::int64_t>(
-      std::min<std::size_t>(n, static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())));
-}
-
-template <typename T>
-Result<T> WithContext(Result<T> r, std::string_view context) {
-  if (!r) return std::unexpected(r.error().WithContext(context));
-  return r;
 }
 
 // A DeadLetterFilter as SQL: `where` uses ?1 for `param` when it has one.
