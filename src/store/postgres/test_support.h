@@ -18,6 +18,7 @@
 #include "herald/postgres.h"
 #include "herald/store.h"
 #include "store/postgres/postgres_store.h"
+#include "testing/events.h"
 #include "testing/postgres_server.h"
 
 namespace herald::pg_testing {
@@ -115,24 +116,8 @@ class PgTest : public ::testing::Test {
   RawConn admin_;
 };
 
-// An event with every field set, created_at at millisecond precision.
-inline Event FullEvent(std::string topic, std::string key, std::string payload) {
-  Event e = Event::Make(std::move(topic), std::move(key), "Something.Happened", std::move(payload));
-  e.content_type = "application/octet-stream";
-  e.headers = {{"traceparent", "00-abc-def-01"}, {"tenant", "t\xc3\xa9nant"}, {"q", "a\"b\\c"}};
-  return e;
-}
-
-inline void ExpectSameEvent(const Event& got, const Event& want) {
-  EXPECT_EQ(got.id, want.id);
-  EXPECT_EQ(got.topic, want.topic);
-  EXPECT_EQ(got.key, want.key);
-  EXPECT_EQ(got.type, want.type);
-  EXPECT_EQ(got.payload, want.payload);
-  EXPECT_EQ(got.content_type, want.content_type);
-  EXPECT_EQ(got.headers, want.headers);
-  EXPECT_EQ(ToUnixMillis(got.created_at), ToUnixMillis(want.created_at));
-}
+using herald::testing::ExpectSameEvent;
+using herald::testing::FullEvent;
 
 }  // namespace herald::pg_testing
 
