@@ -7,13 +7,10 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <cstdint>
-#include <filesystem>
 #include <future>
 #include <iostream>
 #include <map>
@@ -30,6 +27,7 @@
 #include "testing/faulty_store.h"
 #include "testing/scripted_publisher.h"
 #include "testing/seed.h"
+#include "testing/sqlite_outbox.h"
 
 namespace herald {
 namespace {
@@ -39,6 +37,7 @@ using std::chrono::minutes;
 using testing::FakeClock;
 using testing::FaultyStore;
 using testing::ScriptedPublisher;
+using testing::SqliteOutbox;
 
 // A publisher that is handed more calls than this in one test has made the
 // relay spin: the guard stops the relay so that the test fails instead of
@@ -59,54 +58,26 @@ class RelayTest : public ::testing::Test {
     seed_ = SeedFromTestName();
     rng_.seed(seed_);
     std::cout << "seed " << seed_ << "\n";
-    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::replace_if(name.begin(), name.end(), [](char c) { return !std::isalnum(c); }, '_');
-    path_ = std::filesystem::temp_directory_path() /
-            fmt::format("herald_relay_test_{}_{}.db", ::getpid(), name);
-    RemoveFiles();
-    store_ = OpenTestStore();
-    ASSERT_TRUE(store_->Migrate().ok());
-    ASSERT_EQ(sqlite3_open(path_.c_str(), &app_), SQLITE_OK);
-    sqlite3_busy_timeout(app_, 5000);
-    Exec("CREATE TABLE business (id INTEGER PRIMARY KEY, note TEXT NOT NULL)");
+    outbox_.Open();
+    store_ = outbox_.OpenStore();
+    ASSERT_NE(store_, nullptr);
   }
 
   void TearDown() override {
-    sqlite3_close(app_);
     store_.reset();
-    RemoveFiles();
-  }
-
-  void RemoveFiles() {
-    for (const char* suffix : {"", "-wal", "-shm", "-relay.lock"}) {
-      std::error_code ignored;
-      std::filesystem::remove(path_.string() + suffix, ignored);
-    }
-  }
-
-  std::unique_ptr<Store> OpenTestStore() {
-    Result<std::unique_ptr<Store>> store =
-        OpenStore("sqlite:" + path_.string(), {.create_if_missing = true});
-    EXPECT_TRUE(store.has_value()) << store.error().ToString();
-    return std::move(store).value();
-  }
-
-  void Exec(const std::string& sql) {
-    char* error = nullptr;
-    ASSERT_EQ(sqlite3_exec(app_, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
-        << sql << ": " << (error != nullptr ? error : "");
+    outbox_.Close();
   }
 
   // One application transaction: a business row and `events`, committed or
   // rolled back.
   void AppTransaction(const std::vector<Event>& events, bool commit) {
-    Exec("BEGIN IMMEDIATE");
-    Exec(fmt::format("INSERT INTO business (note) VALUES ('{} events')", events.size()));
+    outbox_.Exec("BEGIN IMMEDIATE");
+    outbox_.Exec(fmt::format("INSERT INTO business (note) VALUES ('{} events')", events.size()));
     for (const Event& event : events) {
-      Status s = sqlite::Enqueue(app_, event);
+      Status s = sqlite::Enqueue(outbox_.app(), event);
       ASSERT_TRUE(s.ok()) << s.ToString();
     }
-    Exec(commit ? "COMMIT" : "ROLLBACK");
+    outbox_.Exec(commit ? "COMMIT" : "ROLLBACK");
   }
 
   // Commits `count` events, round-robin over `keys`, `per_transaction` per
@@ -174,7 +145,8 @@ class RelayTest : public ::testing::Test {
   std::set<EventId> PendingIds() {
     std::set<EventId> ids;
     sqlite3_stmt* stmt = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(app_, "SELECT event_id FROM herald_outbox", -1, &stmt, nullptr),
+    EXPECT_EQ(sqlite3_prepare_v2(outbox_.app(), "SELECT event_id FROM herald_outbox", -1, &stmt,
+                                 nullptr),
               SQLITE_OK);
     while (sqlite3_step(stmt) == SQLITE_ROW) {
       const char* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
@@ -204,9 +176,8 @@ class RelayTest : public ::testing::Test {
 
   std::uint64_t seed_ = 0;
   std::mt19937_64 rng_;
-  std::filesystem::path path_;
+  SqliteOutbox outbox_{"herald_relay_test"};
   std::unique_ptr<Store> store_;
-  sqlite3* app_ = nullptr;
   FakeClock clock_;
 };
 
@@ -293,7 +264,7 @@ TEST_F(RelayTest, I2NothingIsLostThroughBusFaultsAndCrashes) {
   // Crash 2: a fresh store and relay on the same file; this one dies while a
   // call is failing on the bus.
   store_.reset();
-  store_ = OpenTestStore();
+  store_ = outbox_.OpenStore();
   const int crash_call = publisher.calls() + 3;
   publisher.FailCall(crash_call);
   ASSERT_TRUE(RunRelay(*store_, publisher, Options(), [&](Relay& relay, int call) {
@@ -303,7 +274,7 @@ TEST_F(RelayTest, I2NothingIsLostThroughBusFaultsAndCrashes) {
 
   // Recovery: a third relay drains the outbox.
   store_.reset();
-  store_ = OpenTestStore();
+  store_ = outbox_.OpenStore();
   ASSERT_TRUE(RunRelay(*store_, publisher, Options()).ok());
 
   std::set<EventId> delivered = publisher.DeliveredIds();
@@ -654,7 +625,7 @@ TEST_F(RelayTest, StoreOutagesAreRetriedAndLastingErrorsReturned) {
 }
 
 TEST_F(RelayTest, SecondRelayOnTheFileIsRefusedOrWaitsAsStandby) {
-  std::unique_ptr<Store> other = OpenTestStore();
+  std::unique_ptr<Store> other = outbox_.OpenStore();
   ASSERT_TRUE(store_->AcquireRelayRole(false, {}).ok());
   ScriptedPublisher publisher;
 

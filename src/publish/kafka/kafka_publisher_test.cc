@@ -11,11 +11,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <filesystem>
 #include <future>
 #include <iostream>
 #include <map>
@@ -39,6 +37,7 @@
 #include "testing/faulty_store.h"
 #include "testing/postgres_server.h"
 #include "testing/seed.h"
+#include "testing/sqlite_outbox.h"
 
 namespace herald::publish {
 namespace {
@@ -52,6 +51,7 @@ using testing::MockCluster;
 constexpr int kPartitions = 4;
 
 using herald::testing::SeedFromTestName;
+using herald::testing::SqliteOutbox;
 
 // Collects the deliveries of direct Publish() calls.
 class Deliveries {
@@ -85,38 +85,15 @@ class KafkaPublisherTest : public ::testing::Test {
     seed_ = SeedFromTestName();
     rng_.seed(seed_);
     std::cout << "seed " << seed_ << "\n";
-    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::replace_if(name.begin(), name.end(), [](char c) { return !std::isalnum(c); }, '_');
-    path_ = std::filesystem::temp_directory_path() /
-            fmt::format("herald_kafka_test_{}_{}.db", ::getpid(), name);
-    RemoveFiles();
-    auto store = OpenStore("sqlite:" + path_.string(), {.create_if_missing = true});
-    ASSERT_TRUE(store.has_value()) << store.error().ToString();
-    store_ = std::move(*store);
-    ASSERT_TRUE(store_->Migrate().ok());
-    ASSERT_EQ(sqlite3_open(path_.c_str(), &app_), SQLITE_OK);
-    sqlite3_busy_timeout(app_, 5000);
-    Exec("CREATE TABLE business (id INTEGER PRIMARY KEY, note TEXT NOT NULL)");
+    outbox_.Open();
+    store_ = outbox_.OpenStore();
+    ASSERT_NE(store_, nullptr);
     cluster_.CreateTopic("orders", kPartitions);
   }
 
   void TearDown() override {
-    sqlite3_close(app_);
     store_.reset();
-    RemoveFiles();
-  }
-
-  void RemoveFiles() {
-    for (const char* suffix : {"", "-wal", "-shm", "-relay.lock"}) {
-      std::error_code ignored;
-      std::filesystem::remove(path_.string() + suffix, ignored);
-    }
-  }
-
-  void Exec(const std::string& sql) {
-    char* error = nullptr;
-    ASSERT_EQ(sqlite3_exec(app_, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
-        << sql << ": " << (error != nullptr ? error : "");
+    outbox_.Close();
   }
 
   // Commits `count` events of `topic`, keys drawn from `keys`, `per_tx` per
@@ -125,17 +102,17 @@ class KafkaPublisherTest : public ::testing::Test {
                             const std::string& topic = "orders") {
     std::vector<Event> all;
     for (int i = 0; i < count; i += per_tx) {
-      Exec("BEGIN IMMEDIATE");
-      Exec(fmt::format("INSERT INTO business (note) VALUES ('tx {}')", i));
+      outbox_.Exec("BEGIN IMMEDIATE");
+      outbox_.Exec(fmt::format("INSERT INTO business (note) VALUES ('tx {}')", i));
       for (int j = i; j < std::min(count, i + per_tx); ++j) {
         Event e = Event::Make(topic, keys[rng_() % keys.size()], "OrderPlaced",
                               fmt::format(R"({{"n":{}}})", j));
         e.headers["traceparent"] = fmt::format("00-{:032x}-{:016x}-01", j, j);
-        Status s = sqlite::Enqueue(app_, e);
+        Status s = sqlite::Enqueue(outbox_.app(), e);
         EXPECT_TRUE(s.ok()) << s.ToString();
         all.push_back(std::move(e));
       }
-      Exec("COMMIT");
+      outbox_.Exec("COMMIT");
     }
     return all;
   }
@@ -239,9 +216,8 @@ class KafkaPublisherTest : public ::testing::Test {
 
   std::uint64_t seed_ = 0;
   std::mt19937_64 rng_;
-  std::filesystem::path path_;
+  SqliteOutbox outbox_{"herald_kafka_test"};
   std::unique_ptr<Store> store_;
-  sqlite3* app_ = nullptr;
   MockCluster cluster_{3};
 };
 
@@ -251,9 +227,9 @@ TEST_F(KafkaPublisherTest, RelaysEveryCommittedEventOnceKeyedWithCloudEventsHead
   keys.push_back("");  // no key: a null Kafka key
   std::vector<Event> events = Commit(1500, keys, /*per_tx=*/5);
   // A rolled-back transaction never reaches the bus.
-  Exec("BEGIN IMMEDIATE");
-  ASSERT_TRUE(sqlite::Enqueue(app_, Event::Make("orders", "acct-0", "Ghost", "{}")).ok());
-  Exec("ROLLBACK");
+  outbox_.Exec("BEGIN IMMEDIATE");
+  ASSERT_TRUE(sqlite::Enqueue(outbox_.app(), Event::Make("orders", "acct-0", "Ghost", "{}")).ok());
+  outbox_.Exec("ROLLBACK");
 
   PublisherOptions options = TestOptions();
   options.properties["herald.topic.template"] = "prod.{topic}";
@@ -390,12 +366,12 @@ TEST_F(KafkaPublisherTest, OversizedEventIsRejectedAndOnlyItsKeyWaits) {
   PublisherOptions options = TestOptions();
   options.properties["message.max.bytes"] = "10000";
   std::vector<Event> before = Commit(50, Keys(5), /*per_tx=*/5);
-  Exec("BEGIN IMMEDIATE");
+  outbox_.Exec("BEGIN IMMEDIATE");
   Event big = Event::Make("orders", "acct-big", "Huge", std::string(20000, 'x'));
   Event after_big = Event::Make("orders", "acct-big", "Small", "{}");
-  ASSERT_TRUE(sqlite::Enqueue(app_, big).ok());
-  ASSERT_TRUE(sqlite::Enqueue(app_, after_big).ok());
-  Exec("COMMIT");
+  ASSERT_TRUE(sqlite::Enqueue(outbox_.app(), big).ok());
+  ASSERT_TRUE(sqlite::Enqueue(outbox_.app(), after_big).ok());
+  outbox_.Exec("COMMIT");
   std::vector<Event> after = Commit(50, Keys(5), /*per_tx=*/5);
 
   auto publisher = OpenKafka(options);
