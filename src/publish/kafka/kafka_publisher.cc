@@ -280,7 +280,6 @@ void KafkaPublisher::Publish(std::span<const Event> events, DeliveryCallback on_
     }
     spdlog::info("kafka producer made anew after a fatal error");
   }
-  for (const Event& event : events) LearnTopic(MapTopic(config_.topic_template, event.topic));
   CallStarted();
   auto* call = new Call(*this, events.size(), std::move(on_delivery));
   // A key whose event librdkafka refused at once has its later events of
@@ -300,6 +299,7 @@ void KafkaPublisher::Publish(std::span<const Event> events, DeliveryCallback on_
 
 bool KafkaPublisher::Produce(Call& call, std::size_t index, const Event& event) {
   const std::string topic = MapTopic(config_.topic_template, event.topic);
+  LearnTopic(topic);
   rd_kafka_headers_t* headers = MakeHeaders(event, config_.source);
   const char* key = event.key.empty() ? nullptr : event.key.data();
   while (true) {

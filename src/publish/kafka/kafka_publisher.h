@@ -107,7 +107,8 @@ class KafkaPublisher final : public Publisher {
   std::atomic<bool> cluster_down_{false};
   std::atomic<int> rebuilds_{0};
   // Topics LearnTopic() asked about for the current producer. Touched only
-  // by Publish() (one caller at a time) and StartProducer().
+  // by Publish() and the Produce() calls it makes (one caller at a time),
+  // and by StartProducer().
   std::unordered_set<std::string> known_topics_;
 
   std::mutex mu_;
