@@ -1,8 +1,10 @@
 // Copyright (c) Herald authors. Licensed under the Apache License 2.0.
 //
 // A Publisher carries events to one bus. It is asynchronous and works in
-// batches: Publish() starts a batch and reports one Delivery per event. It
-// never touches a store; the relay engine turns deliveries into outbox updates.
+// batches: Publish() starts a call and reports one Delivery per event, and
+// several calls may be in flight at once (the relay keeps a window of them on
+// the bus). It never touches a store; the relay engine turns deliveries into
+// outbox updates.
 #ifndef HERALD_PUBLISHER_H_
 #define HERALD_PUBLISHER_H_
 
@@ -43,10 +45,13 @@ struct Delivery {
 
 // What a publisher promises; the engine relies on exactly this much.
 struct Guarantees {
-  // When several events of one key are in one Publish() call, they reach the
-  // bus in call order, and if one of them is not kPublished then none of the
-  // later ones of that key is kPublished either. When false, the engine sends
-  // at most one event per key at a time.
+  // Events of one key reach the bus in the order they were handed over, in
+  // one call and across calls in flight at the same time; and once one of
+  // them is not kPublished, none of the events of its key handed over after
+  // it, up to the moment its outcome is reported, is kPublished either (the
+  // engine hands over no event of that key after that moment until it has
+  // settled the failure). When false, the engine has at most one event per
+  // key in flight at a time.
   bool keeps_key_order = false;
   // The bus drops a second message carrying the same event id.
   bool deduplicates_by_id = false;
@@ -60,11 +65,14 @@ class Publisher {
 
   virtual Guarantees guarantees() const = 0;
 
-  // Starts publishing `events`. Calls `on_delivery(i, ...)` exactly once for
-  // every i in [0, events.size()), from any thread, in any order, possibly
-  // before Publish returns. `events` and `on_delivery` stay valid until the
-  // last call has returned. A publisher reports its own timeouts as
-  // deliveries, so every call eventually comes.
+  // Starts publishing `events` and may return before they are confirmed.
+  // Calls `on_delivery(i, ...)` exactly once for every i in
+  // [0, events.size()), from any thread, in any order, possibly before
+  // Publish returns. `events` and `on_delivery` stay valid until the last
+  // call has returned. A publisher reports its own timeouts as deliveries, so
+  // every call eventually comes. Publish may be called again before the
+  // deliveries of earlier calls have come; it may block while the bus
+  // client's own buffer is full, never until earlier calls are confirmed.
   // REQUIRES: one caller at a time.
   virtual void Publish(std::span<const Event> events, DeliveryCallback on_delivery) = 0;
 };
