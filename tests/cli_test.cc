@@ -21,6 +21,7 @@
 
 #include "herald/clock.h"
 #include "herald/event.h"
+#include "herald/sqlite.h"
 #include "herald/store.h"
 #include "support/process.h"
 
@@ -107,7 +108,8 @@ TEST_F(CliTest, MigrateTwiceIsHarmless) {
   for (int i = 0; i < 2; ++i) {
     ProcessResult r = Herald({"migrate", "--db", DbUrl()});
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(r.out, fmt::format("schema is at version 1 in {}\n", DbUrl()));
+    EXPECT_EQ(r.out,
+              fmt::format("schema is at version {} in {}\n", sqlite::kSchemaVersion, DbUrl()));
     EXPECT_EQ(r.err, "");
   }
   auto store = OpenTestStore();

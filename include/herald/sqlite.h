@@ -27,7 +27,7 @@ struct sqlite3;  // from <sqlite3.h>; Herald's headers do not include it
 namespace herald::sqlite {
 
 // The schema version this library reads and writes.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 struct EnqueueOptions {
   std::size_t max_payload_bytes = kDefaultMaxPayloadBytes;

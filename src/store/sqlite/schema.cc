@@ -68,9 +68,24 @@ CREATE INDEX herald_dead_letters_topic ON herald_dead_letters (topic);
                      fmt::arg("uuid", UuidGlob()), fmt::arg("now", kNowMillisSql));
 }
 
+// Version 2: the claim reads rows in seq order (the primary key) and finds
+// held-back keys through a partial index of the rows with an attempt time
+// set (retries and re-queued dead letters), which new rows never enter: an
+// enqueue maintains one index fewer, and no claim depends on the size of
+// the backlog. (Version 1's indexes on (key, next_attempt_at) and
+// (next_attempt_at) covered every row.)
+std::string SchemaV2() {
+  return R"sql(
+DROP INDEX IF EXISTS herald_outbox_key_due;
+DROP INDEX IF EXISTS herald_outbox_due;
+CREATE INDEX herald_outbox_scheduled ON herald_outbox (key, seq, next_attempt_at)
+  WHERE next_attempt_at > 0;
+)sql";
+}
+
 // Step i brings a database at version i to version i + 1. Append, never edit.
 using MigrationStep = std::string (*)();
-constexpr MigrationStep kSteps[] = {SchemaV1};
+constexpr MigrationStep kSteps[] = {SchemaV1, SchemaV2};
 static_assert(std::size(kSteps) == sqlite::kSchemaVersion, "one migration step per version");
 
 Result<bool> TableExists(sqlite3* db, const char* name) {

@@ -42,10 +42,13 @@ TEST(SchemaTest, NewerSchemaIsRefused) {
   std::unique_ptr<Store> store = OpenTestStore(dir.File("x.db"));
   ASSERT_TRUE(store->Migrate().ok());
   RawDb db = OpenRaw(dir.File("x.db"));
-  ASSERT_EQ(Exec(db.get(), "UPDATE herald_schema SET version = 2"), SQLITE_OK);
+  const int newer = sqlite::kSchemaVersion + 1;
+  ASSERT_EQ(Exec(db.get(), "UPDATE herald_schema SET version = " + std::to_string(newer)),
+            SQLITE_OK);
 
-  const std::string kMessage =
-      "database schema version 2 is newer than this herald supports (1); upgrade herald";
+  const std::string kMessage = "database schema version " + std::to_string(newer) +
+                               " is newer than this herald supports (" +
+                               std::to_string(sqlite::kSchemaVersion) + "); upgrade herald";
   Status migrate = store->Migrate();
   EXPECT_EQ(migrate.code(), Code::kFailedPrecondition);
   EXPECT_EQ(migrate.message(), kMessage);
@@ -53,7 +56,39 @@ TEST(SchemaTest, NewerSchemaIsRefused) {
   EXPECT_EQ(check.code(), Code::kFailedPrecondition);
   EXPECT_EQ(check.message(), kMessage);
   EXPECT_EQ(sqlite::Migrate(db.get()).code(), Code::kFailedPrecondition);
-  EXPECT_EQ(QueryInt(db.get(), "SELECT version FROM herald_schema"), 2);
+  EXPECT_EQ(QueryInt(db.get(), "SELECT version FROM herald_schema"), newer);
+}
+
+// A database at version 1 (indexes on every row's key and attempt time) is
+// upgraded in place: its rows stay, the claim's partial index replaces them.
+TEST(SchemaTest, VersionOneIsUpgradedInPlace) {
+  TempDir dir;
+  RawDb db = OpenRaw(dir.File("x.db"));
+  ASSERT_TRUE(sqlite::Migrate(db.get()).ok());
+  ASSERT_EQ(Exec(db.get(),
+                 "DROP INDEX herald_outbox_scheduled;"
+                 "CREATE INDEX herald_outbox_key_due ON herald_outbox (key, next_attempt_at);"
+                 "CREATE INDEX herald_outbox_due ON herald_outbox (next_attempt_at);"
+                 "UPDATE herald_schema SET version = 1"),
+            SQLITE_OK);
+  ASSERT_EQ(Exec(db.get(), "BEGIN"), SQLITE_OK);
+  ASSERT_TRUE(sqlite::Enqueue(db.get(), Event::Make("t", "k", "T", "{}")).ok());
+  ASSERT_EQ(Exec(db.get(), "COMMIT"), SQLITE_OK);
+  std::unique_ptr<Store> store = OpenTestStore(dir.File("x.db"));
+  EXPECT_EQ(store->CheckSchema().code(), Code::kFailedPrecondition);
+
+  ASSERT_TRUE(store->Migrate().ok());
+  EXPECT_TRUE(store->CheckSchema().ok());
+  EXPECT_EQ(QueryInt(db.get(), "SELECT version FROM herald_schema"), sqlite::kSchemaVersion);
+  EXPECT_EQ(QueryInt(db.get(), "SELECT COUNT(*) FROM herald_outbox"), 1);
+  EXPECT_EQ(QueryInt(db.get(),
+                     "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+                     "('herald_outbox_key_due', 'herald_outbox_due')"),
+            0);
+  EXPECT_EQ(QueryInt(db.get(),
+                     "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND "
+                     "name = 'herald_outbox_scheduled'"),
+            1);
 }
 
 TEST(SchemaTest, CheckSchemaOnEmptyDatabaseNamesMigrate) {

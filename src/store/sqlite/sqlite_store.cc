@@ -1,4 +1,3 @@
-#include "store/common/store_common.h"
 #include "store/sqlite/sqlite_store.h"
 
 #include <fmt/format.h>
@@ -19,6 +18,8 @@
 
 #include "core/macros.h"
 #include "herald/clock.h"
+#include "store/common/claim_cursor.h"
+#include "store/common/store_common.h"
 #include "store/sqlite/db.h"
 #include "store/sqlite/outbox_rows.h"
 #include "store/sqlite/relay_lock.h"
@@ -45,7 +46,8 @@ constexpr std::chrono::milliseconds kDataVersionPoll{2};
 // The statements kept for the store's life, prepared on first use (the
 // tables may not exist before Migrate).
 enum Sql {
-  kClaim,
+  kClaimFresh,
+  kClaimRescan,
   kNextDue,
   kDataVersion,
   kDeletePublished,
@@ -55,21 +57,32 @@ enum Sql {
   kSqlCount,
 };
 
+// The claim: due rows after ?2 in seq order (the primary key), leaving out
+// rows of a key behind one of its rows scheduled later (held: found through
+// the partial index herald_outbox_scheduled, which holds only scheduled
+// rows), and in a rescan the rows in flight (?4, a JSON array). The last
+// column is the earliest scheduled time still ahead. The cost is the rows
+// read in seq order, never the size of the backlog.
+std::string ClaimSql(bool rescan) {
+  return fmt::format(
+      "WITH held AS MATERIALIZED ("
+      " SELECT key, MIN(seq) AS seq, MIN(next_attempt_at) AS due FROM herald_outbox"
+      " WHERE next_attempt_at > 0 AND next_attempt_at > ?1 GROUP BY key) "
+      "SELECT o.seq, o.attempts, {0}, (SELECT MIN(due) FROM held) FROM herald_outbox AS o "
+      "WHERE o.seq > ?2 AND +o.next_attempt_at <= ?1 {1}"
+      "AND (o.key = '' OR NOT EXISTS (SELECT 1 FROM held WHERE held.key = o.key "
+      "AND held.seq < o.seq)) "
+      "ORDER BY o.seq LIMIT ?3",
+      kEventColumns, rescan ? "AND o.seq NOT IN (SELECT value FROM json_each(?4)) " : "");
+}
+
 std::array<std::string, kSqlCount> PersistentSql() {
   std::array<std::string, kSqlCount> sql;
-  // The outer scan runs in seq order (the unary + keeps the planner off the
-  // next_attempt_at index, which would make it sort every due row); the
-  // hold-back probe uses herald_outbox_key_due.
-  sql[kClaim] = fmt::format(
-      "SELECT o.seq, o.attempts, {} FROM herald_outbox AS o "
-      "WHERE +o.next_attempt_at <= ?1 "
-      "AND o.seq NOT IN (SELECT value FROM json_each(?3)) "
-      "AND (o.key = '' OR NOT EXISTS ("
-      "SELECT 1 FROM herald_outbox AS p "
-      "WHERE p.key = o.key AND p.next_attempt_at > ?1 AND p.seq < o.seq)) "
-      "ORDER BY o.seq LIMIT ?2",
-      kEventColumns);
-  sql[kNextDue] = "SELECT MIN(next_attempt_at) FROM herald_outbox WHERE next_attempt_at > ?1";
+  sql[kClaimFresh] = ClaimSql(false);
+  sql[kClaimRescan] = ClaimSql(true);
+  sql[kNextDue] =
+      "SELECT MIN(next_attempt_at) FROM herald_outbox "
+      "WHERE next_attempt_at > 0 AND next_attempt_at > ?1";
   sql[kDataVersion] = "PRAGMA data_version";
   sql[kDeletePublished] =
       "DELETE FROM herald_outbox WHERE seq IN (SELECT value FROM json_each(?1))";
@@ -113,7 +126,7 @@ class SqliteStore final : public Store {
 
   Result<Claim> ClaimDue(TimePoint now, std::size_t limit,
                          std::span<const std::int64_t> in_flight) override {
-    return WithContext(DoClaimDue(ToUnixMillis(now), limit, in_flight), "claim due events");
+    return WithContext(DoClaimDue(now, limit, in_flight), "claim due events");
   }
 
   Status Settle(const Settlement& settlement, TimePoint now) override {
@@ -165,32 +178,45 @@ class SqliteStore final : public Store {
     return stmt->ColumnInt(0);
   }
 
-  Result<Claim> DoClaimDue(std::int64_t now, std::size_t limit,
+  Result<Claim> DoClaimDue(TimePoint now, std::size_t limit,
                            std::span<const std::int64_t> in_flight) {
     // Read before the claim so that any commit after it wakes WaitForWork.
     HERALD_ASSIGN_OR_RETURN(seen_data_version_, DataVersion());
     HERALD_ASSIGN_OR_RETURN(Transaction tx,
                             Transaction::Begin(db(), Transaction::Kind::kRead, kBusy));
+    const store_internal::ClaimCursor::Scan scan = cursor_.Begin(in_flight, now);
     Claim claim;
-    if (Status s = ReadDue(now, limit, in_flight, claim.events); !s.ok()) {
+    std::optional<std::int64_t> next_due;
+    if (Status s = ReadDue(ToUnixMillis(now), limit, scan, in_flight, claim.events, next_due);
+        !s.ok()) {
       return std::unexpected(s);
     }
-    if (claim.events.size() < limit) {
-      HERALD_ASSIGN_OR_RETURN(claim.next_due, NextDue(now));
+    if (claim.events.empty()) {
+      HERALD_ASSIGN_OR_RETURN(claim.next_due, NextDue(ToUnixMillis(now)));
+    } else if (next_due) {
+      claim.next_due = FromUnixMillis(*next_due);
     }
     if (Status s = tx.Commit(); !s.ok()) return std::unexpected(s);
+    std::vector<std::int64_t> seqs;
+    seqs.reserve(claim.events.size());
+    for (const PendingEvent& p : claim.events) seqs.push_back(p.seq);
+    cursor_.Returned(seqs, limit, claim.next_due);
     return claim;
   }
 
-  Status ReadDue(std::int64_t now, std::size_t limit, std::span<const std::int64_t> in_flight,
-                 std::vector<PendingEvent>& out) {
+  Status ReadDue(std::int64_t now, std::size_t limit, const store_internal::ClaimCursor::Scan& scan,
+                 std::span<const std::int64_t> in_flight, std::vector<PendingEvent>& out,
+                 std::optional<std::int64_t>& next_due) {
     // Bound without a copy: must outlive the statement's steps.
-    const std::string excluded = fmt::format("[{}]", fmt::join(in_flight, ","));
-    HERALD_ASSIGN_OR_RETURN(Statement * stmt, Kept(kClaim));
+    const std::string excluded =
+        scan.exclude ? fmt::format("[{}]", fmt::join(in_flight, ",")) : std::string();
+    HERALD_ASSIGN_OR_RETURN(Statement * stmt, Kept(scan.exclude ? kClaimRescan : kClaimFresh));
     ResetOnExit reset(*stmt);
     stmt->BindInt(1, now);
-    stmt->BindInt(2, ClampToInt64(limit));
-    stmt->BindText(3, excluded);
+    stmt->BindInt(2, scan.after);
+    stmt->BindInt(3, ClampToInt64(limit));
+    if (scan.exclude) stmt->BindText(4, excluded);
+    constexpr int kNextDueColumn = 2 + sqlite_internal::kEventColumnCount;
     while (true) {
       HERALD_ASSIGN_OR_RETURN(bool row, stmt->Step());
       if (!row) return OkStatus();
@@ -198,6 +224,7 @@ class SqliteStore final : public Store {
       pending.seq = stmt->ColumnInt(0);
       pending.attempts = static_cast<int>(stmt->ColumnInt(1));
       HERALD_ASSIGN_OR_RETURN(pending.event, ReadEvent(*stmt, 2));
+      if (!stmt->ColumnIsNull(kNextDueColumn)) next_due = stmt->ColumnInt(kNextDueColumn);
       out.push_back(std::move(pending));
     }
   }
@@ -234,7 +261,9 @@ class SqliteStore final : public Store {
       }));
       HERALD_RETURN_IF_ERROR(RunKept(kDeadDelete, [&](Statement& s) { s.BindInt(1, dead.seq); }));
     }
-    return tx.Commit();
+    HERALD_RETURN_IF_ERROR(tx.Commit());
+    cursor_.Settled(settlement);
+    return OkStatus();
   }
 
   // Runs the kept statement `which` once with the parameters `bind` sets.
@@ -397,6 +426,7 @@ class SqliteStore final : public Store {
   // This store committed new pending events itself, which data_version does
   // not show to its own connection.
   bool local_writes_ = false;
+  store_internal::ClaimCursor cursor_;
 };
 
 Status CheckExists(const std::string& path) {
