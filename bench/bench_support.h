@@ -23,6 +23,7 @@
 #include "herald/relay.h"
 #include "herald/status.h"
 #include "herald/store.h"
+#include "testing/observing_publisher.h"
 
 namespace herald::bench {
 
@@ -74,17 +75,17 @@ class TimingPublisher final : public Publisher {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
 
-  explicit TimingPublisher(Publisher& inner) : inner_(inner) {}
-  Guarantees guarantees() const override { return inner_.guarantees(); }
+  explicit TimingPublisher(Publisher& inner)
+      : observed_(inner, [this](const Event& event, const Delivery& d) {
+          if (d.outcome != Outcome::kPublished) return;
+          std::lock_guard lock(mu_);
+          published_.try_emplace(event.id, std::chrono::steady_clock::now());
+        }) {}
+  Guarantees guarantees() const override { return observed_.guarantees(); }
   void Publish(std::span<const Event> events, DeliveryCallback done) override {
-    inner_.Publish(events, [this, events, done](std::size_t i, Delivery d) {
-      if (d.outcome == Outcome::kPublished) {
-        std::lock_guard lock(mu_);
-        published_.try_emplace(events[i].id, std::chrono::steady_clock::now());
-      }
-      done(i, std::move(d));
-    });
+    observed_.Publish(events, std::move(done));
   }
+  void Resume(std::span<const std::string> keys) override { observed_.Resume(keys); }
   std::size_t count() const {
     std::lock_guard lock(mu_);
     return published_.size();
@@ -95,9 +96,9 @@ class TimingPublisher final : public Publisher {
   }
 
  private:
-  Publisher& inner_;
   mutable std::mutex mu_;
   std::map<EventId, TimePoint> published_;
+  testing::ObservingPublisher observed_;  // last: its hook uses the members above
 };
 
 struct Percentiles {
@@ -125,12 +126,12 @@ class ConfirmAtOncePublisher final : public Publisher {
 
 // Drains the `backlog` events of `store` into `publisher` with one Relay and
 // returns events per second.
-inline double DrainRate(Store& store, Publisher& publisher, std::size_t batch, bool read_ahead,
-                        long backlog) {
+inline double DrainRate(Store& store, Publisher& publisher, std::size_t batch,
+                        std::size_t window, long backlog) {
   RelayOptions options;
   options.batch_size = batch;
   options.exit_when_drained = true;
-  options.read_ahead = read_ahead;
+  options.max_in_flight_events = window;
   Relay relay(store, publisher, options);
   const auto start = std::chrono::steady_clock::now();
   Check(relay.Run(), "relay");

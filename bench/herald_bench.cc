@@ -115,11 +115,11 @@ void FillBacklog(const std::filesystem::path& path, const Args& args) {
 }
 
 double RelayRate(const std::filesystem::path& path, const Args& args, herald::Publisher& pub,
-                 bool read_ahead) {
+                 std::size_t window) {
   FillBacklog(path, args);
   auto store = herald::OpenStore("sqlite:" + path.string());
   Check(store.has_value(), "open store");
-  return herald::bench::DrainRate(**store, pub, args.batch, read_ahead, args.backlog);
+  return herald::bench::DrainRate(**store, pub, args.batch, window, args.backlog);
 }
 
 // The same work without Herald's engine: select a batch in seq order, write
@@ -227,13 +227,14 @@ int main(int argc, char** argv) {
   Check(file.has_value(), "open file publisher");
   std::filesystem::remove(sink);
   herald::bench::ConfirmAtOncePublisher null_pub;
-  for (bool read_ahead : {true, false}) {
-    const char* mode = read_ahead ? "" : ", read-ahead off";
-    double herald_file = RelayRate(db, args, **file, read_ahead);
+  for (std::size_t window : {herald::RelayOptions{}.max_in_flight_events, args.batch}) {
+    const bool read_ahead = window != args.batch;
+    const char* mode = read_ahead ? "" : ", one batch at a time";
+    double herald_file = RelayRate(db, args, **file, window);
     std::printf("%-58s %10.0f ev/s %10.0f ev/s %8.2f\n",
                 fmt::format("  SQLite -> file: sink{}", mode).c_str(), raw, herald_file,
                 herald_file / raw);
-    double herald_null = RelayRate(db, args, null_pub, read_ahead);
+    double herald_null = RelayRate(db, args, null_pub, window);
     std::printf("%-58s %10.0f ev/s %10.0f ev/s %8.2f\n",
                 fmt::format("  SQLite -> confirm-at-once publisher{}", mode).c_str(), raw,
                 herald_null, herald_null / raw);

@@ -151,12 +151,12 @@ void FillBacklog(herald::Store& store, const Args& args) {
   }
 }
 
-double RelayRate(const MockCluster& cluster, const Args& args, bool read_ahead) {
+double RelayRate(const MockCluster& cluster, const Args& args, std::size_t window) {
   auto store = OpenMigratedStore(args.store);
   FillBacklog(*store, args);
   auto publisher = herald::OpenPublisher(cluster.url(), KafkaOptions());
   Check(publisher.has_value(), "open kafka publisher");
-  return herald::bench::DrainRate(*store, **publisher, args.batch, read_ahead, args.backlog);
+  return herald::bench::DrainRate(*store, **publisher, args.batch, window, args.backlog);
 }
 
 struct Latency {
@@ -278,8 +278,9 @@ int main(int argc, char** argv) {
   const double streaming = RawProduceRate(cluster, args, 0);
   const double batched = RawProduceRate(cluster, args, args.batch);
   const std::string per_batch = fmt::format("  ... raw waiting for each {} messages", args.batch);
-  for (bool read_ahead : {true, false}) {
-    double relay = RelayRate(cluster, args, read_ahead);
+  for (std::size_t window : {herald::RelayOptions{}.max_in_flight_events, args.batch}) {
+    const bool read_ahead = window != args.batch;
+    double relay = RelayRate(cluster, args, window);
     std::printf("%-52s %10.0f ev/s %10.0f ev/s %8.2f\n",
                 read_ahead ? "  store -> Kafka (raw: librdkafka, all in flight)"
                            : "  store -> Kafka, read-ahead off (same raw)",

@@ -150,11 +150,11 @@ void FillBacklog(const Args& args) {
 
 // ---- 1. throughput --------------------------------------------------------------
 
-double RelayRate(const Args& args, herald::Publisher& pub, bool read_ahead) {
+double RelayRate(const Args& args, herald::Publisher& pub, std::size_t window) {
   FillBacklog(args);
   auto store = herald::OpenStore(StoreUrl(args));
   Check(store.has_value(), "open store");
-  return herald::bench::DrainRate(**store, pub, args.batch, read_ahead, args.backlog);
+  return herald::bench::DrainRate(**store, pub, args.batch, window, args.backlog);
 }
 
 // The same work without Herald: select a batch in seq order, write one line
@@ -367,13 +367,14 @@ int main(int argc, char** argv) {
   auto file = herald::OpenPublisher("file:" + sink.string());
   Check(file.has_value(), "open file publisher");
   herald::bench::ConfirmAtOncePublisher null_pub;
-  for (bool read_ahead : {true, false}) {
-    const char* mode = read_ahead ? "" : ", read-ahead off";
-    double herald_file = RelayRate(args, **file, read_ahead);
+  for (std::size_t window : {herald::RelayOptions{}.max_in_flight_events, args.batch}) {
+    const bool read_ahead = window != args.batch;
+    const char* mode = read_ahead ? "" : ", one batch at a time";
+    double herald_file = RelayRate(args, **file, window);
     std::printf("%-58s %10.0f ev/s %10.0f ev/s %8.2f\n",
                 fmt::format("  PostgreSQL -> file: sink{}", mode).c_str(), raw, herald_file,
                 herald_file / raw);
-    double herald_null = RelayRate(args, null_pub, read_ahead);
+    double herald_null = RelayRate(args, null_pub, window);
     std::printf("%-58s %10.0f ev/s %10.0f ev/s %8.2f\n",
                 fmt::format("  PostgreSQL -> confirm-at-once publisher{}", mode).c_str(), raw,
                 herald_null, herald_null / raw);

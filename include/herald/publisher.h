@@ -46,12 +46,13 @@ struct Delivery {
 // What a publisher promises; the engine relies on exactly this much.
 struct Guarantees {
   // Events of one key reach the bus in the order they were handed over, in
-  // one call and across calls in flight at the same time; and once one of
-  // them is not kPublished, none of the events of its key handed over after
-  // it, up to the moment its outcome is reported, is kPublished either (the
-  // engine hands over no event of that key after that moment until it has
-  // settled the failure). When false, the engine has at most one event per
-  // key in flight at a time.
+  // one call and across calls in flight at the same time. Once one of them is
+  // not kPublished, no event of its key handed over after it is kPublished
+  // until Resume() names the key: those are reported kRetry, and events
+  // already on their way must not land either (a bus that keeps order lets a
+  // failure stop what follows it, as Kafka's idempotent producer does). When
+  // false, the engine has at most one event per key in flight at a time and
+  // never calls Resume().
   bool keeps_key_order = false;
   // The bus drops a second message carrying the same event id.
   bool deduplicates_by_id = false;
@@ -75,6 +76,12 @@ class Publisher {
   // client's own buffer is full, never until earlier calls are confirmed.
   // REQUIRES: one caller at a time.
   virtual void Publish(std::span<const Event> events, DeliveryCallback on_delivery) = 0;
+
+  // For a publisher that keeps key order: the caller has taken into account
+  // every failure of `keys` reported so far, so their events handed over from
+  // now on may be published again (see Guarantees::keeps_key_order).
+  // REQUIRES: the caller of Publish(), between two calls of it.
+  virtual void Resume(std::span<const std::string> keys) { static_cast<void>(keys); }
 };
 
 struct PublisherOptions {

@@ -1,10 +1,10 @@
 // Copyright (c) Herald authors. Licensed under the Apache License 2.0.
 //
-// Relay moves committed events from a Store to a Publisher: claim a batch of
-// due events, publish, then settle (acknowledge the confirmed ones, record
-// failures with their next attempt time, dead-letter poison). It is the only
-// place that knows about batching, per-key ordering, backoff, dead letters and
-// shutdown; it knows no particular database or bus.
+// Relay moves committed events from a Store to a Publisher: claim due
+// events in batches, publish them, then settle (acknowledge the confirmed
+// ones, record failures with their next attempt time, dead-letter poison). It
+// is the only place that knows about batching, per-key ordering, backoff,
+// dead letters and shutdown; it knows no particular database or bus.
 //
 // Guarantees, given a store and publisher that keep their contracts:
 //  - at least once: an event leaves the outbox only after kPublished (I2);
@@ -12,12 +12,20 @@
 //    back only later events of its own key;
 //  - poison goes to the dead-letter table after kRejected or max_attempts
 //    kRetry outcomes (I6);
-//  - bounded memory (the batch on the bus and the one read ahead) and, while
-//    the bus is kUnavailable, one probe per backoff interval (I8).
+//  - bounded memory (the window below) and, while the bus is kUnavailable,
+//    one probe per backoff interval (I8); a settlement the store refuses is
+//    retried with backoff, and nothing new is claimed or published again
+//    meanwhile.
 //
-// One batch is on the bus at a time. While it is, the engine settles the
-// batch before it and reads the next one (see RelayOptions::read_ahead), so
-// the store's round trips overlap the bus's instead of adding to them.
+// The window: several Publish() calls are on the bus at once, up to
+// RelayOptions::max_in_flight_events / _bytes held between their claim and
+// their settlement. The engine claims the next batch while earlier ones are
+// outstanding and settles deliveries as they come, in one store transaction
+// for whatever has come, whatever the order of completion. With a publisher
+// that keeps key order, events of one key may be in several calls at once; a
+// failure holds its key back and makes its later events in flight retries
+// (see Guarantees::keeps_key_order). Otherwise at most one event per key is
+// on the bus, the next ones wait in memory, and every other key keeps flowing.
 #ifndef HERALD_RELAY_H_
 #define HERALD_RELAY_H_
 
@@ -35,20 +43,24 @@
 namespace herald {
 
 struct RelayOptions {
-  // Events claimed per round trip to the store.
+  // Events claimed per round trip to the store, and at most per Publish().
   std::size_t batch_size = 500;
+  // The window: at most this many events are held between their claim and
+  // their settlement (on the bus, waiting for an earlier event of their key,
+  // or confirmed and not yet settled), and a batch is claimed only while the
+  // events held take fewer than `max_in_flight_bytes` (payload, key, topic,
+  // type and headers; one batch may go over). batch_size or fewer: one batch
+  // at a time.
+  std::size_t max_in_flight_events = 10000;
+  std::size_t max_in_flight_bytes = 32u << 20;
   // kRetry outcomes after which an event is dead-lettered; 0: never.
   int max_attempts = 10;
-  // Backoff of a failing event, and of the whole relay while the bus is
-  // unavailable: exponential from `backoff_initial`, capped at
-  // `backoff_max`, with full jitter (a uniform draw in [0, computed]).
+  // Backoff of a failing event, of the whole relay while the bus is
+  // unavailable or the store fails, and of a settlement the store refused:
+  // exponential from `backoff_initial`, capped at `backoff_max`, with full
+  // jitter (a uniform draw in [0, computed]).
   std::chrono::milliseconds backoff_initial{200};
   std::chrono::milliseconds backoff_max{30000};
-  // After a full batch (a backlog), read the next batch while this one is on
-  // the bus. Events of a key whose event in the batch on the bus was not
-  // published are left pending (I3). Off: claim, publish and settle one
-  // after the other.
-  bool read_ahead = true;
   // Longest idle wait before the store is asked again even without a wake-up.
   std::chrono::milliseconds poll_interval{1000};
   // Run() returns OK once nothing is pending (retries included).
@@ -70,6 +82,7 @@ struct RelayStats {
   std::uint64_t dead_lettered = 0;
   std::uint64_t batches = 0;        // Publish() calls
   std::uint64_t claims = 0;         // Store::ClaimDue() calls
+  std::uint64_t settles = 0;        // Store::Settle() calls that succeeded
   std::uint64_t settle_failures = 0;
 };
 
@@ -82,11 +95,12 @@ class Relay {
   Relay& operator=(const Relay&) = delete;
 
   // Acquires the relay role, then relays until Stop() is called (or, with
-  // exit_when_drained, until nothing is pending). On Stop() it publishes no
-  // new batch, waits for the deliveries of the one in flight, settles them
-  // and returns OK: nothing is lost, unsettled events stay pending. Returns
-  // an error only for a condition that retrying cannot fix (no schema, role
-  // refused); store and bus outages are retried with backoff.
+  // exit_when_drained, until nothing is pending). On Stop() it hands nothing
+  // new to the publisher, waits for the deliveries of the calls in flight,
+  // settles them and returns OK: nothing is lost, unsettled events stay
+  // pending. Returns an error only for a condition that retrying cannot fix
+  // (no schema, role refused); store and bus outages are retried with
+  // backoff.
   // REQUIRES: called once, from one thread.
   Status Run();
 

@@ -21,6 +21,8 @@ namespace herald::cli {
 namespace {
 
 constexpr std::uint64_t kMaxBatchSize = 100000;
+constexpr std::uint64_t kMaxInFlightEvents = 10000000;
+constexpr std::uint64_t kMaxInFlightBytes = std::uint64_t{1} << 40;
 constexpr std::uint64_t kMaxAttempts = 1000000;
 
 // How a setting's value is written in TOML, and so which TOML types it takes.
@@ -125,7 +127,7 @@ Status SetLogLevel(Config& c, std::string_view text, std::string_view origin) {
 }
 
 // The one table of settings: name, TOML kind and how a text value is applied.
-const std::array<Setting, 11> kSettings = {{
+const std::array<Setting, 13> kSettings = {{
     {"db", Kind::kText,
      [](Config& c, std::string_view t, std::string_view) {
        c.db = t;
@@ -143,6 +145,20 @@ const std::array<Setting, 11> kSettings = {{
            t, o,
            [](auto text, auto origin) { return ParseInRange(text, origin, 1, kMaxBatchSize); },
            [&](std::uint64_t v) { c.relay.batch_size = static_cast<std::size_t>(v); });
+     }},
+    {"max_in_flight_events", Kind::kWhole,
+     [](Config& c, std::string_view t, std::string_view o) {
+       return SetWith<std::uint64_t>(
+           t, o,
+           [](auto text, auto origin) { return ParseInRange(text, origin, 1, kMaxInFlightEvents); },
+           [&](std::uint64_t v) { c.relay.max_in_flight_events = static_cast<std::size_t>(v); });
+     }},
+    {"max_in_flight_bytes", Kind::kWhole,
+     [](Config& c, std::string_view t, std::string_view o) {
+       return SetWith<std::uint64_t>(
+           t, o,
+           [](auto text, auto origin) { return ParseInRange(text, origin, 1, kMaxInFlightBytes); },
+           [&](std::uint64_t v) { c.relay.max_in_flight_bytes = static_cast<std::size_t>(v); });
      }},
     {"max_attempts", Kind::kWhole,
      [](Config& c, std::string_view t, std::string_view o) {

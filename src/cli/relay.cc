@@ -121,6 +121,12 @@ void AddRelayCommand(CLI::App& app, Action* chosen) {
       ->type_name("KEY=VALUE");
   AddSettingOption(cmd, line.get(), "batch_size", "N",
                    "events claimed per round trip ($HERALD_BATCH_SIZE; default 500)");
+  AddSettingOption(cmd, line.get(), "max_in_flight_events", "N",
+                   "events held between claim and settlement, on the bus or waiting, at most "
+                   "($HERALD_MAX_IN_FLIGHT_EVENTS; default 10000; 1 to 10000000)");
+  AddSettingOption(cmd, line.get(), "max_in_flight_bytes", "N",
+                   "bytes of those events at most, one batch over at worst "
+                   "($HERALD_MAX_IN_FLIGHT_BYTES; default 33554432)");
   AddSettingOption(cmd, line.get(), "max_attempts", "N",
                    "failed attempts before an event is dead-lettered, 0 for never "
                    "($HERALD_MAX_ATTEMPTS; default 10)");

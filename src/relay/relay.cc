@@ -7,95 +7,248 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <future>
+#include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "core/backoff.h"
-#include "core/macros.h"
 
 namespace herald {
 namespace {
 
-// How many times one settlement is tried before it is dropped (its events
-// stay pending and are published again: a duplicate, never a loss).
-constexpr int kSettleAttempts = 5;
+using std::chrono::milliseconds;
+
 // Shortest idle sleep, so that a store reporting a next-due time that has
 // already passed cannot make the relay spin.
-constexpr std::chrono::milliseconds kMinIdleSleep{1};
+constexpr milliseconds kMinIdleSleep{1};
+// Tries of the last settlement when Run() is stopping; after them its events
+// stay pending and are published again by the next relay.
+constexpr int kStopSettleAttempts = 3;
+// What an event costs the window besides its strings.
+constexpr std::size_t kEventOverhead = 256;
 
-// One Publish() call: the events it carries and the deliveries reported for
-// them. Shared with the publisher's callback, so the events and the state
-// stay valid until the last callback has returned, even one that runs on the
-// publisher's thread after the engine stopped waiting. Thread-safe.
-class WaveCall {
+std::size_t EventBytes(const Event& e) {
+  std::size_t bytes = kEventOverhead + e.topic.size() + e.key.size() + e.type.size() +
+                      e.payload.size() + e.content_type.size();
+  for (const auto& [name, value] : e.headers) bytes += name.size() + value.size();
+  return bytes;
+}
+
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+// One event of a Publish() call, as the engine needs it to settle.
+struct Slot {
+  std::int64_t seq = 0;
+  int attempts = 0;
+  std::uint64_t handed = 0;  // hand-over number within its key
+};
+
+// One Publish() call. Shared with the publisher's callback, so the events
+// stay valid until the last delivery has been reported, even after the
+// engine stopped waiting for it.
+struct Call {
+  std::vector<Event> events;
+  std::vector<Slot> slots;
+  std::size_t unprocessed = 0;  // deliveries the engine has not taken in yet
+  bool probe = false;           // the one call sent while the bus was down
+};
+
+// A delivery on its way from the publisher to the engine.
+struct Completion {
+  std::shared_ptr<Call> call;
+  std::size_t index = 0;
+  Delivery delivery;
+  bool sent = true;  // false: the engine never handed it over (stopping)
+};
+
+// Where deliveries wait for the engine thread, from any thread. The engine
+// arms a wake-up before it blocks; a completion (or Stop) fires it.
+class Inbox {
  public:
-  explicit WaveCall(std::vector<Event> events)
-      : events_(std::move(events)), deliveries_(events_.size()), remaining_(events_.size()) {}
-
-  std::span<const Event> events() const { return events_; }
-
-  void Report(std::size_t index, Delivery delivery) {
+  void Push(Completion completion) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (index >= deliveries_.size() || deliveries_[index].has_value()) {
-      spdlog::error("publisher reported index {} of a call of {} events twice or out of range",
-                    index, deliveries_.size());
-      return;
-    }
-    deliveries_[index] = std::move(delivery);
-    if (--remaining_ == 0) done_.notify_all();
+    items_.push_back(std::move(completion));
+    if (armed_) armed_->request_stop();
+    cv_.notify_all();
   }
 
-  // Blocks until every event has its delivery, then returns them in index
-  // order. Not interruptible: a publisher reports every event eventually.
-  std::vector<Delivery> Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    done_.wait(lock, [this] { return remaining_ == 0; });
-    std::vector<Delivery> out;
-    out.reserve(deliveries_.size());
-    for (auto& d : deliveries_) out.push_back(std::move(*d));
+  std::vector<Completion> Take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<Completion> out;
+    out.swap(items_);
     return out;
   }
 
+  // A token that is stopped when a completion arrives or Interrupt() is
+  // called (at once if a completion is already waiting).
+  std::stop_token Arm() {
+    std::lock_guard<std::mutex> lock(mu_);
+    armed_.emplace();
+    if (!items_.empty() || interrupted_) armed_->request_stop();
+    return armed_->get_token();
+  }
+
+  // Blocks until the armed token is stopped.
+  void Wait(const std::stop_token& token) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, token, [] { return false; });
+  }
+
+  // Blocks until a completion is waiting, whatever Interrupt() did.
+  void WaitForItems() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return !items_.empty(); });
+  }
+
+  // Stops every wait from now on: the relay is stopping.
+  void Interrupt() {
+    std::lock_guard<std::mutex> lock(mu_);
+    interrupted_ = true;
+    if (armed_) armed_->request_stop();
+    cv_.notify_all();
+  }
+
  private:
-  const std::vector<Event> events_;
   std::mutex mu_;
-  std::condition_variable done_;
-  std::vector<std::optional<Delivery>> deliveries_;
-  std::size_t remaining_;
+  std::condition_variable_any cv_;
+  std::vector<Completion> items_;
+  std::optional<std::stop_source> armed_;
+  bool interrupted_ = false;
 };
 
-// Splits a batch (indices into it) into the Publish() calls that keep per-key
-// order. A publisher that keeps key order takes the whole batch at once.
-// Otherwise call k carries the k-th event of every non-empty key, so at most
-// one event per key is in flight; events without a key all go in the first.
-std::vector<std::vector<std::size_t>> PlanWaves(const std::vector<PendingEvent>& batch,
-                                                bool keeps_key_order) {
-  std::vector<std::vector<std::size_t>> waves;
-  if (batch.empty()) return waves;
-  if (keeps_key_order) {
-    waves.emplace_back(batch.size());
-    for (std::size_t i = 0; i < batch.size(); ++i) waves[0][i] = i;
-    return waves;
+// The publisher's caller: one thread that hands calls and resumed keys to
+// the publisher in the order the engine queued them, so that a publisher
+// that writes synchronously (a file) does so while the engine reads and
+// settles.
+class Handoff {
+ public:
+  // Once `stop` is requested nothing more is handed over.
+  Handoff(Publisher& publisher, std::shared_ptr<Inbox> inbox, std::stop_token stop)
+      : publisher_(publisher), inbox_(std::move(inbox)), stop_(std::move(stop)),
+        thread_([this](std::stop_token) { Loop(); }) {}
+
+  ~Handoff() { Close(); }
+
+  void Send(std::shared_ptr<Call> call) {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(Item{std::move(call), {}});
+    cv_.notify_all();
   }
-  std::unordered_map<std::string_view, std::size_t> seen_per_key;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    const std::string& key = batch[i].event.key;
-    std::size_t wave = key.empty() ? 0 : seen_per_key[key]++;
-    if (wave >= waves.size()) waves.resize(wave + 1);
-    waves[wave].push_back(i);
+
+  void Resume(std::vector<std::string> keys) {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(Item{nullptr, std::move(keys)});
+    cv_.notify_all();
   }
-  return waves;
-}
+
+  // Calls still queued are not handed over: their events come back as not
+  // sent. Returns at once.
+  void CancelQueued() {
+    std::deque<Item> cancelled;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      cancelled.swap(queue_);
+      cancelling_ = true;
+    }
+    for (Item& item : cancelled) NotSent(item.call);
+  }
+
+  // Finishes what is queued, then joins the thread.
+  void Close() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closing_ = true;
+      cv_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  struct Item {
+    std::shared_ptr<Call> call;
+    std::vector<std::string> resume;
+  };
+
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return !queue_.empty() || closing_; });
+      if (queue_.empty()) return;
+      Item item = std::move(queue_.front());
+      queue_.pop_front();
+      const bool cancelled = cancelling_ || stop_.stop_requested();
+      lock.unlock();
+      if (!item.resume.empty()) publisher_.Resume(item.resume);
+      if (item.call != nullptr) {
+        if (cancelled) {
+          NotSent(item.call);
+        } else {
+          Publish(item.call);
+        }
+      }
+      lock.lock();
+    }
+  }
+
+  void Publish(const std::shared_ptr<Call>& call) {
+    publisher_.Publish(call->events, [call, inbox = inbox_](std::size_t index, Delivery d) {
+      if (index >= call->events.size()) {
+        spdlog::error("publisher reported index {} of a call of {} events", index,
+                      call->events.size());
+        return;
+      }
+      inbox->Push(Completion{call, index, std::move(d), true});
+    });
+  }
+
+  void NotSent(const std::shared_ptr<Call>& call) {
+    if (call == nullptr) return;
+    for (std::size_t i = 0; i < call->events.size(); ++i) {
+      inbox_->Push(Completion{call, i, Delivery{Outcome::kRetry, "not sent"}, false});
+    }
+  }
+
+  Publisher& publisher_;
+  std::shared_ptr<Inbox> inbox_;
+  const std::stop_token stop_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Item> queue_;
+  bool cancelling_ = false;
+  bool closing_ = false;
+  std::jthread thread_;  // last: started once the rest exists
+};
+
+// The engine's view of one key with events held.
+struct KeyState {
+  int in_flight = 0;  // handed over, delivery not taken in yet
+  // An event of the key was not published: its events are left pending
+  // until the failure is settled and nothing of the key is in flight.
+  bool blocked = false;
+  std::uint64_t blocked_after = 0;  // hand-over number of the failed event
+  int awaiting = 0;                 // retries and dead letters not yet settled
+  std::uint64_t handed = 0;         // hand-overs so far
+  std::uint64_t taken = 0;          // deliveries taken in so far
+  // Publishers that keep key order: deliveries that came before one of an
+  // earlier hand-over of the key, taken in once it has come.
+  std::map<std::uint64_t, Completion> early;
+  std::deque<PendingEvent> waiting; // publishers without key order: next ones
+};
 
 }  // namespace
 
@@ -109,10 +262,14 @@ class Relay::Impl {
         backoff_(options.backoff_initial, options.backoff_max),
         rng_(options.seed != 0 ? options.seed : std::random_device{}()) {
     options_.batch_size = std::max<std::size_t>(options_.batch_size, 1);
+    options_.max_in_flight_events = std::max<std::size_t>(options_.max_in_flight_events, 1);
   }
 
   Status Run();
-  void Stop() { stop_.request_stop(); }
+  void Stop() {
+    stop_.request_stop();
+    inbox_->Interrupt();
+  }
 
   RelayStats stats() const {
     RelayStats s;
@@ -122,23 +279,12 @@ class Relay::Impl {
     s.dead_lettered = counters_.dead_lettered.load();
     s.batches = counters_.batches.load();
     s.claims = counters_.claims.load();
+    s.settles = counters_.settles.load();
     s.settle_failures = counters_.settle_failures.load();
     return s;
   }
 
  private:
-  // Outcome of each event of a batch; nullopt for an event left untouched
-  // (not published in this round, or not settled on its own merits).
-  using Outcomes = std::vector<std::optional<Delivery>>;
-
-  // What publishing one batch came to.
-  struct Published {
-    Outcomes outcomes;
-    // Keys with an event of the batch that was not published: their later
-    // events must wait for it (I3), in this batch and in the next.
-    std::unordered_set<std::string> held_keys;
-  };
-
   struct Counters {
     std::atomic<std::uint64_t> published{0};
     std::atomic<std::uint64_t> retried{0};
@@ -146,20 +292,32 @@ class Relay::Impl {
     std::atomic<std::uint64_t> dead_lettered{0};
     std::atomic<std::uint64_t> batches{0};
     std::atomic<std::uint64_t> claims{0};
+    std::atomic<std::uint64_t> settles{0};
     std::atomic<std::uint64_t> settle_failures{0};
   };
 
-  Result<bool> Round(std::stop_token stop);
-  Result<std::optional<std::vector<PendingEvent>>> ClaimFresh(std::stop_token stop);
-  void ReadAhead(const std::vector<PendingEvent>& in_flight, std::stop_token stop);
-  void Idle(std::optional<TimePoint> next_due, TimePoint now, std::stop_token stop);
-  Published PublishBatch(std::vector<PendingEvent>& batch, std::stop_token stop);
-  bool PublishWave(std::vector<PendingEvent>& batch, const std::vector<std::size_t>& wave,
-                   std::unordered_set<std::string>& failed_keys, Outcomes& outcomes);
-  Settlement Decide(const std::vector<PendingEvent>& batch, const Outcomes& outcomes,
-                    TimePoint now);
-  void SettleDecided(std::stop_token stop);
-  void UpdateBreaker(const Outcomes& outcomes);
+  // What Run() does after a pass of its loop.
+  enum class Next { kGoOn, kDrained, kFail };
+
+  Next Step(std::stop_token stop, Status& failure);
+  Next Claim(std::stop_token stop, Status& failure);
+  bool WindowHasRoom() const;
+  void Accept(std::vector<PendingEvent> events);
+  void Dispatch();
+  void TakeIn();
+  void TakeIn(Completion& completion);
+  void Process(Completion& completion);
+  void BusAnswered();
+  void Block(std::string_view key, KeyState& state, std::uint64_t handed);
+  void Hold(const PendingEvent& p);
+  void LeavePending(std::int64_t seq);
+  void DropWaiting();
+  void Forget(std::string_view key);
+  KeyState* StateOf(std::string_view key);
+  bool Settle(std::stop_token stop);
+  bool SettleOnce();
+  void Wait(bool store_too, std::stop_token stop);
+  void Shutdown();
 
   Store& store_;
   Publisher& publisher_;
@@ -168,22 +326,38 @@ class Relay::Impl {
   Backoff backoff_;
   std::stop_source stop_;
   Counters counters_;
+  std::shared_ptr<Inbox> inbox_ = std::make_shared<Inbox>();
+  std::optional<Handoff> handoff_;
 
-  // Touched only by the thread in Run(), except last_bus_error_, which the
-  // publishing thread writes while Run() waits for it.
+  // Everything below is the engine thread's (Run()).
   std::mt19937_64 rng_;
   bool keeps_key_order_ = false;
-  int bus_down_rounds_ = 0;       // consecutive rounds that saw kUnavailable
-  int store_failures_ = 0;        // consecutive failed claims
-  std::string last_bus_error_;
-  // The next batch, read while the previous one was being published.
-  std::optional<std::vector<PendingEvent>> ahead_;
-  // Keys held back by the last published batch.
-  std::unordered_set<std::string> held_keys_;
-  // The last published batch's settlement, applied while the next batch is
-  // on the bus, and always before a claim that does not exclude its events.
-  std::optional<Settlement> decided_;
-  TimePoint decided_at_{};
+  std::unordered_map<std::string, KeyState, StringHash, std::equal_to<>> keys_;
+  // Events held between their claim and their settlement (named in every
+  // claim's in_flight): seq -> bytes, and the sum of the bytes.
+  std::unordered_map<std::int64_t, std::size_t> held_;
+  std::size_t held_bytes_ = 0;
+  std::vector<PendingEvent> ready_;  // claimed, to hand over
+  int calls_in_flight_ = 0;          // handed to Handoff, not all taken in
+  // Decided and not yet settled. `settling_keys_` has the key of every retry
+  // and dead letter in it: its KeyState waits for the settlement.
+  Settlement settlement_;
+  std::vector<std::string> settling_keys_;
+  std::vector<std::string> dead_ids_;  // event id of each dead letter, for the log
+  std::vector<std::string> resume_;    // keys to resume after this pass
+  int settle_failures_ = 0;            // consecutive
+  int store_failures_ = 0;             // consecutive failed claims
+  // Breaker: the bus answered kUnavailable; one probe call per backoff
+  // interval until it answers again.
+  bool bus_down_ = false;
+  int bus_down_rounds_ = 0;
+  bool probe_in_flight_ = false;
+  // A claim may find something new: the last one was full, the store woke
+  // the relay, a retry came due, or events were left pending for later.
+  bool claim_wanted_ = true;
+  bool drain_check_due_ = true;  // with exit_when_drained: claim once the window is empty
+  std::optional<TimePoint> next_due_;
+  bool breach_logged_ = false;
 };
 
 Status Relay::Impl::Run() {
@@ -195,282 +369,478 @@ Status Relay::Impl::Run() {
   }
   if (Status s = store_.CheckSchema(); !s.ok()) return s;
   keeps_key_order_ = publisher_.guarantees().keeps_key_order;
-  spdlog::info("relay started: batch size {}, max attempts {}, {}{}", options_.batch_size,
+  spdlog::info("relay started: batch size {}, window {} events / {} bytes, max attempts {}, {}",
+               options_.batch_size, options_.max_in_flight_events, options_.max_in_flight_bytes,
                options_.max_attempts,
-               keeps_key_order_ ? "whole batches per call" : "one event per key per call",
-               options_.read_ahead ? ", reading the next batch while one is on the bus" : "");
-  Status result = OkStatus();
+               keeps_key_order_ ? "several events of a key in flight"
+                                : "one event per key in flight");
+  handoff_.emplace(publisher_, inbox_, stop);
+  Status failure = OkStatus();
   while (!stop.stop_requested()) {
-    if (bus_down_rounds_ > 0) {
-      SettleDecided(stop);
-      if (!clock_.SleepFor(backoff_.Delay(bus_down_rounds_, rng_), stop)) break;
-    }
-    Result<bool> more = Round(stop);
-    if (!more.has_value()) {
-      result = more.error();
-      break;
-    }
-    if (!*more) break;
+    if (Step(stop, failure) != Next::kGoOn) break;
   }
-  // Stop: nothing new is published; what was, is settled.
-  SettleDecided(stop);
+  Shutdown();
   spdlog::info("relay stopped");
-  return result;
+  return failure;
 }
 
-// One round: take the batch read ahead (or claim one), publish it, and while
-// it is on the bus settle the previous batch and read the next. Returns
-// false when Run() should return OK (drained, with exit_when_drained), an
-// error that retrying cannot fix, or true to go on.
-Result<bool> Relay::Impl::Round(std::stop_token stop) {
-  std::vector<PendingEvent> batch;
-  if (ahead_.has_value() && !ahead_->empty()) {
-    batch = std::move(*ahead_);
-  } else {
-    HERALD_ASSIGN_OR_RETURN(std::optional<std::vector<PendingEvent>> claimed, ClaimFresh(stop));
-    if (!claimed.has_value()) return false;
-    batch = std::move(*claimed);
+// One pass: take in deliveries, hand over what is ready, claim if there is
+// room and reason to, and settle what came in before blocking.
+Relay::Impl::Next Relay::Impl::Step(std::stop_token stop, Status& failure) {
+  TakeIn();
+  if (settle_failures_ > 0) {
+    // Nothing new until the store takes the settlement.
+    if (!Settle(stop)) return Next::kGoOn;
   }
-  ahead_.reset();
-  if (batch.empty()) return true;
-  const bool full = batch.size() >= options_.batch_size;
-  // Events of a key whose event in the previous batch was not published stay
-  // pending behind it.
-  std::erase_if(batch, [&](const PendingEvent& p) {
-    return !p.event.key.empty() && held_keys_.contains(p.event.key);
-  });
-  if (batch.empty()) return true;
+  Dispatch();
+  if (settlement_.published.size() + settlement_.retries.size() + settlement_.dead.size() >=
+      options_.batch_size) {
+    if (!Settle(stop)) return Next::kGoOn;
+  }
+  if (stop.stop_requested()) return Next::kGoOn;
 
-  auto publishing = std::async(std::launch::async, [this, &batch, stop] {
-    return PublishBatch(batch, stop);
-  });
-  SettleDecided(stop);
-  if (options_.read_ahead && full && bus_down_rounds_ == 0) ReadAhead(batch, stop);
-  Published published = publishing.get();
+  if (bus_down_) {
+    // Let the window drain, back off, then claim for one probe call.
+    if (calls_in_flight_ == 0) {
+      if (!settlement_.empty()) {
+        Settle(stop);
+        return Next::kGoOn;
+      }
+      if (!clock_.SleepFor(backoff_.Delay(bus_down_rounds_, rng_), stop)) return Next::kGoOn;
+      return Claim(stop, failure);
+    }
+  } else if (claim_wanted_ && WindowHasRoom()) {
+    return Claim(stop, failure);
+  }
+  // Nothing to do but wait: settle first what came in.
+  if (!settlement_.empty()) {
+    Settle(stop);
+    return Next::kGoOn;
+  }
+  if (options_.exit_when_drained && drain_check_due_ && held_.empty() && calls_in_flight_ == 0) {
+    claim_wanted_ = true;
+    return Next::kGoOn;
+  }
+  Wait(/*store_too=*/!bus_down_ && WindowHasRoom(), stop);
+  return Next::kGoOn;
+}
 
-  held_keys_ = std::move(published.held_keys);
-  decided_at_ = clock_.Now();
-  decided_ = Decide(batch, published.outcomes, decided_at_);
-  UpdateBreaker(published.outcomes);
-  if (bus_down_rounds_ > 0) ahead_.reset();
+bool Relay::Impl::WindowHasRoom() const {
+  const std::size_t max = options_.max_in_flight_events;
+  const std::size_t room = max - std::min(max, held_.size());
+  return room >= std::min(options_.batch_size, max) && held_bytes_ < options_.max_in_flight_bytes;
+}
+
+Relay::Impl::Next Relay::Impl::Claim(std::stop_token stop, Status& failure) {
+  const std::size_t max = options_.max_in_flight_events;
+  const std::size_t limit = std::min(options_.batch_size, max - std::min(max, held_.size()));
+  std::vector<std::int64_t> in_flight;
+  in_flight.reserve(held_.size());
+  for (const auto& [seq, bytes] : held_) in_flight.push_back(seq);
+  counters_.claims.fetch_add(1);
+  Result<herald::Claim> claim = store_.ClaimDue(clock_.Now(), limit, in_flight);
+  if (!claim.has_value()) {
+    const Status& error = claim.error();
+    if (!error.retriable()) {
+      failure = error;
+      return Next::kFail;
+    }
+    if (++store_failures_ == 1) {
+      spdlog::warn("claiming from the store failed, retrying with backoff: {}",
+                   error.ToString());
+    }
+    clock_.SleepFor(backoff_.Delay(store_failures_, rng_), stop);
+    return Next::kGoOn;
+  }
+  if (store_failures_ > 0) {
+    spdlog::info("store reachable again after {} failed claims", store_failures_);
+    store_failures_ = 0;
+  }
+  const bool full = claim->events.size() >= limit;
+  next_due_ = full ? std::nullopt : claim->next_due;
+  // Whether nothing is pending is known only from a claim that found
+  // nothing and excluded nothing.
+  const bool window_empty = held_.empty() && calls_in_flight_ == 0 && settlement_.empty();
+  drain_check_due_ = !(claim->events.empty() && window_empty);
+  if (claim->events.empty()) {
+    claim_wanted_ = false;
+    if (options_.exit_when_drained && !claim->next_due.has_value() && window_empty) {
+      return Next::kDrained;
+    }
+    return Next::kGoOn;
+  }
+  const std::size_t held_before = held_.size();
+  Accept(std::move(claim->events));
+  // A full claim that brought nothing into the window (every event of it
+  // behind a failure) is not repeated before something changes.
+  claim_wanted_ = full && held_.size() > held_before;
+  // While the bus is down the ready events are the probe: one call. Events
+  // waiting behind them go once they are published, or are left pending.
+  if (bus_down_) probe_in_flight_ = !ready_.empty();
+  Dispatch();
+  return Next::kGoOn;
+}
+
+void Relay::Impl::Hold(const PendingEvent& p) {
+  const std::size_t bytes = EventBytes(p.event);
+  if (held_.emplace(p.seq, bytes).second) held_bytes_ += bytes;
+}
+
+// Takes claimed events into the window: ready to hand over, waiting behind
+// an earlier event of their key, or left pending (their key is blocked).
+void Relay::Impl::Accept(std::vector<PendingEvent> events) {
+  for (PendingEvent& p : events) {
+    if (!p.event.key.empty()) {
+      KeyState* state = StateOf(p.event.key);
+      if (state != nullptr && state->blocked) continue;  // a later claim returns it
+      if (!keeps_key_order_ && state != nullptr &&
+          (state->in_flight > 0 || !state->waiting.empty())) {
+        Hold(p);
+        state->waiting.push_back(std::move(p));
+        continue;
+      }
+      if (!keeps_key_order_) {
+        // The first of its key: later ones of this claim wait behind it.
+        KeyState& fresh = keys_.try_emplace(p.event.key).first->second;
+        ++fresh.in_flight;  // counted as handed over from here on
+      }
+    }
+    Hold(p);
+    ready_.push_back(std::move(p));
+  }
+}
+
+// Hands the ready events to the publisher, at most a batch per call; while
+// the bus is down, only the probe call.
+void Relay::Impl::Dispatch() {
+  if (ready_.empty()) return;
+  const bool probe = bus_down_ && probe_in_flight_;
+  std::size_t start = 0;
+  while (start < ready_.size()) {
+    const std::size_t end = std::min(ready_.size(), start + options_.batch_size);
+    auto call = std::make_shared<Call>();
+    call->events.reserve(end - start);
+    call->slots.reserve(end - start);
+    for (std::size_t i = start; i < end; ++i) {
+      PendingEvent& p = ready_[i];
+      Slot slot{p.seq, p.attempts, 0};
+      if (!p.event.key.empty()) {
+        KeyState& state = keys_.try_emplace(p.event.key).first->second;
+        if (keeps_key_order_) ++state.in_flight;  // else counted when it became ready
+        slot.handed = ++state.handed;
+      }
+      call->events.push_back(std::move(p.event));
+      call->slots.push_back(slot);
+    }
+    call->unprocessed = call->events.size();
+    call->probe = probe;
+    ++calls_in_flight_;
+    counters_.batches.fetch_add(1);
+    handoff_->Send(std::move(call));
+    start = end;
+    if (probe) break;
+  }
+  for (std::size_t i = start; i < ready_.size(); ++i) {
+    if (KeyState* state = StateOf(ready_[i].event.key); state != nullptr && !keeps_key_order_) {
+      --state->in_flight;
+    }
+    LeavePending(ready_[i].seq);
+    Forget(ready_[i].event.key);
+  }
+  ready_.clear();
+}
+
+KeyState* Relay::Impl::StateOf(std::string_view key) {
+  if (key.empty()) return nullptr;
+  auto it = keys_.find(key);
+  return it == keys_.end() ? nullptr : &it->second;
+}
+
+void Relay::Impl::TakeIn() {
+  std::vector<Completion> completions = inbox_->Take();
+  for (Completion& c : completions) TakeIn(c);
+  if (!resume_.empty()) {
+    handoff_->Resume(std::move(resume_));
+    resume_.clear();
+  }
+}
+
+// Takes in one delivery. Deliveries of a key are taken in in hand-over
+// order (a publisher that keeps key order may report them in any order), so
+// that an event held back behind an earlier failure is known as such.
+void Relay::Impl::TakeIn(Completion& c) {
+  const std::string_view key = c.call->events[c.index].key;
+  if (!keeps_key_order_ || key.empty()) {
+    Process(c);
+    return;
+  }
+  KeyState* state = StateOf(key);  // exists while one of its events is in flight
+  if (state == nullptr) {  // cannot happen: its hand-over made the state
+    Process(c);
+    return;
+  }
+  if (c.call->slots[c.index].handed != state->taken + 1) {
+    state->early.emplace(c.call->slots[c.index].handed, std::move(c));
+    return;
+  }
+  std::shared_ptr<Call> keep = c.call;  // `key` points into it
+  Process(c);
+  while ((state = StateOf(key)) != nullptr) {
+    auto it = state->early.find(state->taken + 1);
+    if (it == state->early.end()) break;
+    Completion next = std::move(it->second);
+    state->early.erase(it);
+    Process(next);
+  }
+}
+
+// Takes in one delivery: into the settlement or left pending, and what it
+// means for its key and for the breaker.
+void Relay::Impl::Process(Completion& c) {
+  Call& call = *c.call;
+  const Slot& slot = call.slots[c.index];
+  const Event& event = call.events[c.index];
+  KeyState* state = StateOf(event.key);
+  if (state != nullptr) {
+    --state->in_flight;
+    ++state->taken;
+  }
+  // Failed because an earlier event of its key failed: left as it is.
+  const bool after_failure =
+      state != nullptr && state->blocked && slot.handed > state->blocked_after;
+  const Delivery& d = c.delivery;
+
+  if (!c.sent) {
+    LeavePending(slot.seq);
+  } else if (d.outcome == Outcome::kPublished) {
+    if (after_failure && !breach_logged_) {
+      breach_logged_ = true;
+      spdlog::error("publisher broke its key-order guarantee: event {} of key '{}' was "
+                    "published after an earlier event of its key failed",
+                    event.id.ToString(), event.key);
+    }
+    settlement_.published.push_back(slot.seq);
+    BusAnswered();
+    if (state != nullptr && !state->waiting.empty() && !state->blocked) {
+      ++state->in_flight;
+      ready_.push_back(std::move(state->waiting.front()));
+      state->waiting.pop_front();
+    }
+  } else if (d.outcome == Outcome::kUnavailable) {
+    counters_.unavailable.fetch_add(1);
+    LeavePending(slot.seq);
+    if (state != nullptr) Block(event.key, *state, slot.handed);
+    if (!bus_down_) {
+      spdlog::warn("bus unavailable, backing off: {}", d.error);
+      bus_down_ = true;
+      bus_down_rounds_ = 1;
+      DropWaiting();
+    }
+  } else if (after_failure) {
+    LeavePending(slot.seq);
+  } else {
+    // kRetry or kRejected: the event's own failure, counted.
+    BusAnswered();
+    const int attempts = slot.attempts + 1;
+    if (d.outcome == Outcome::kRejected) {
+      settlement_.dead.push_back({slot.seq, d.error});
+      dead_ids_.push_back(event.id.ToString());
+    } else if (options_.max_attempts > 0 && attempts >= options_.max_attempts) {
+      settlement_.dead.push_back(
+          {slot.seq, fmt::format("gave up after {} attempts: {}", attempts, d.error)});
+      dead_ids_.push_back(event.id.ToString());
+    } else {
+      settlement_.retries.push_back(
+          {slot.seq, clock_.Now() + backoff_.Delay(attempts, rng_), d.error});
+    }
+    if (state != nullptr) {
+      ++state->awaiting;
+      settling_keys_.push_back(event.key);
+      Block(event.key, *state, slot.handed);
+    }
+  }
+
+  if (--call.unprocessed == 0) {
+    --calls_in_flight_;
+    if (call.probe) {
+      probe_in_flight_ = false;
+      if (bus_down_) ++bus_down_rounds_;
+    }
+  }
+  Forget(event.key);
+}
+
+// Closes the breaker: the bus answered.
+void Relay::Impl::BusAnswered() {
+  if (!bus_down_) return;
+  spdlog::info("bus available again after {} probes", bus_down_rounds_);
+  bus_down_ = false;
+  bus_down_rounds_ = 0;
+}
+
+// Holds `key` back after a failure of its event handed over as `handed`:
+// its later events in flight are left pending when they come back, its
+// waiting events are left pending now, and claims leave it alone until the
+// failure is settled and nothing of it is in flight.
+void Relay::Impl::Block(std::string_view key, KeyState& state, std::uint64_t handed) {
+  if (!state.blocked || handed < state.blocked_after) state.blocked_after = handed;
+  state.blocked = true;
+  for (PendingEvent& p : state.waiting) LeavePending(p.seq);
+  state.waiting.clear();
+  if (keeps_key_order_) resume_.emplace_back(key);
+}
+
+// An event leaves the window without a settlement: it stays pending in the
+// store, and a later claim returns it.
+void Relay::Impl::LeavePending(std::int64_t seq) {
+  auto it = held_.find(seq);
+  if (it == held_.end()) return;
+  held_bytes_ -= std::min(held_bytes_, it->second);
+  held_.erase(it);
+  claim_wanted_ = true;
+}
+
+// Events waiting behind an earlier one of their key are left pending.
+void Relay::Impl::DropWaiting() {
+  for (auto& [key, state] : keys_) {
+    for (PendingEvent& p : state.waiting) LeavePending(p.seq);
+    state.waiting.clear();
+  }
+  std::erase_if(keys_, [](const auto& entry) {
+    const KeyState& s = entry.second;
+    return s.in_flight == 0 && s.awaiting == 0 && s.waiting.empty() && !s.blocked;
+  });
+}
+
+// Drops the state of `key` once nothing of it is held.
+void Relay::Impl::Forget(std::string_view key) {
+  auto it = key.empty() ? keys_.end() : keys_.find(key);
+  if (it == keys_.end()) return;
+  const KeyState& s = it->second;
+  if (s.in_flight > 0 || s.awaiting > 0 || !s.waiting.empty()) return;
+  if (s.blocked) claim_wanted_ = true;  // its events left pending may go now
+  keys_.erase(it);
+}
+
+// Applies the settlement of what was taken in. On failure it is kept (and
+// grows with what comes in), the relay backs off and the next pass tries
+// again; until it succeeds nothing new is claimed, and nothing of it is
+// published again. Returns true on success.
+bool Relay::Impl::Settle(std::stop_token stop) {
+  if (SettleOnce()) {
+    if (settle_failures_ > 0) {
+      spdlog::info("settling works again after {} failed tries", settle_failures_);
+      settle_failures_ = 0;
+    }
+    return true;
+  }
+  clock_.SleepFor(backoff_.Delay(settle_failures_, rng_), stop);
+  return false;
+}
+
+bool Relay::Impl::SettleOnce() {
+  const std::size_t n =
+      settlement_.published.size() + settlement_.retries.size() + settlement_.dead.size();
+  if (n == 0) return true;
+  Status s = store_.Settle(settlement_, clock_.Now());
+  if (!s.ok()) {
+    counters_.settle_failures.fetch_add(1);
+    if (++settle_failures_ == 1) {
+      spdlog::error("settling {} delivered events failed: {}; retrying with backoff, and "
+                    "claiming nothing new until it succeeds",
+                    n, s.ToString());
+    }
+    return false;
+  }
+  counters_.settles.fetch_add(1);
+  counters_.published.fetch_add(settlement_.published.size());
+  counters_.retried.fetch_add(settlement_.retries.size());
+  counters_.dead_lettered.fetch_add(settlement_.dead.size());
+  for (std::size_t i = 0; i < settlement_.dead.size(); ++i) {
+    spdlog::warn("event {} (seq {}) moved to the dead-letter table: {}", dead_ids_[i],
+                 settlement_.dead[i].seq, settlement_.dead[i].error);
+  }
+  auto release = [this](std::int64_t seq) {
+    auto it = held_.find(seq);
+    if (it == held_.end()) return;
+    held_bytes_ -= std::min(held_bytes_, it->second);
+    held_.erase(it);
+  };
+  for (std::int64_t seq : settlement_.published) release(seq);
+  for (const Settlement::Retry& r : settlement_.retries) release(r.seq);
+  for (const Settlement::Dead& d : settlement_.dead) release(d.seq);
+  // Retries and dead letters change what the store holds back.
+  if (!settlement_.retries.empty() || !settlement_.dead.empty()) claim_wanted_ = true;
+  settlement_ = Settlement{};
+  dead_ids_.clear();
+  std::vector<std::string> keys;
+  keys.swap(settling_keys_);
+  for (const std::string& key : keys) {
+    if (KeyState* state = StateOf(key); state != nullptr) --state->awaiting;
+    Forget(key);
+  }
   return true;
 }
 
-// Claims a batch with nothing in flight, after settling what was decided.
-// Returns nullopt when Run() should return OK (drained, with
-// exit_when_drained), an empty batch after an idle wait or a retriable
-// store failure.
-Result<std::optional<std::vector<PendingEvent>>> Relay::Impl::ClaimFresh(std::stop_token stop) {
-  using Batch = std::optional<std::vector<PendingEvent>>;
-  SettleDecided(stop);
-  held_keys_.clear();  // settled: the store holds back what must wait
+// Blocks until a delivery arrives or Stop(); with `store_too` also until
+// the store may have new work, the next retry comes due, or the poll
+// interval passes.
+void Relay::Impl::Wait(bool store_too, std::stop_token stop) {
+  std::stop_token woken = inbox_->Arm();
+  std::stop_callback on_stop(stop, [this] { inbox_->Interrupt(); });
+  if (!store_too) {
+    inbox_->Wait(woken);
+    return;
+  }
   const TimePoint now = clock_.Now();
-  counters_.claims.fetch_add(1);
-  Result<Claim> claim = store_.ClaimDue(now, options_.batch_size, {});
-  if (!claim.has_value()) {
-    const Status& error = claim.error();
-    if (!error.retriable()) return std::unexpected(error);
-    ++store_failures_;
-    spdlog::warn("claiming from the store failed ({} in a row): {}", store_failures_,
-                 error.ToString());
-    clock_.SleepFor(backoff_.Delay(store_failures_, rng_), stop);
-    return Batch(std::vector<PendingEvent>());
-  }
-  if (store_failures_ > 0) {
-    spdlog::info("store reachable again");
-    store_failures_ = 0;
-  }
-  if (claim->events.empty()) {
-    if (options_.exit_when_drained && !claim->next_due.has_value()) return Batch();
-    Idle(claim->next_due, now, stop);
-  }
-  return Batch(std::move(claim->events));
-}
-
-// Reads the next batch while `in_flight` is being published. A failure here
-// costs nothing: the next round claims afresh and handles it.
-void Relay::Impl::ReadAhead(const std::vector<PendingEvent>& in_flight, std::stop_token stop) {
-  if (stop.stop_requested()) return;
-  std::vector<std::int64_t> seqs;
-  seqs.reserve(in_flight.size());
-  for (const PendingEvent& p : in_flight) seqs.push_back(p.seq);
-  counters_.claims.fetch_add(1);
-  Result<Claim> claim = store_.ClaimDue(clock_.Now(), options_.batch_size, seqs);
-  if (!claim.has_value()) {
-    spdlog::debug("reading ahead failed: {}", claim.error().ToString());
+  const bool due_soon = next_due_.has_value() && *next_due_ - now < options_.poll_interval;
+  if (due_soon && calls_in_flight_ == 0) {
+    // On the relay's clock, so that a test clock makes a retry's backoff
+    // take no time.
+    auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(*next_due_ - now);
+    if (clock_.SleepFor(std::max<std::chrono::nanoseconds>(wait, kMinIdleSleep), woken)) {
+      claim_wanted_ = true;
+    }
     return;
   }
-  ahead_ = std::move(claim->events);
-}
-
-// Waits for work: on the clock until the next retry when that comes before
-// the poll interval (so a test clock makes backoff instant), else on the
-// store's wake-up.
-void Relay::Impl::Idle(std::optional<TimePoint> next_due, TimePoint now, std::stop_token stop) {
-  if (next_due.has_value() && *next_due - now < options_.poll_interval) {
-    auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(*next_due - now);
-    clock_.SleepFor(std::max<std::chrono::nanoseconds>(wait, kMinIdleSleep), stop);
-    return;
+  milliseconds timeout = options_.poll_interval;
+  if (due_soon) {
+    timeout = std::max(kMinIdleSleep, std::chrono::ceil<milliseconds>(*next_due_ - now));
   }
-  if (Status s = store_.WaitForWork(options_.poll_interval, stop); !s.ok()) {
+  if (Status s = store_.WaitForWork(timeout, woken); !s.ok()) {
     spdlog::warn("waiting for work failed: {}", s.ToString());
-    clock_.SleepFor(options_.poll_interval, stop);
+    clock_.SleepFor(options_.poll_interval, woken);
   }
+  if (!woken.stop_requested()) claim_wanted_ = true;
 }
 
-// Publishes `batch` one wave at a time (see PlanWaves). After a wave, a key
-// with an event that was not published has its later events dropped from the
-// remaining waves: they stay pending behind it. A wave that meets an
-// unavailable bus ends the batch. Moves the published events out of `batch`
-// (settlement needs only their seq and attempts). Runs on a thread of its
-// own while Run() settles and reads ahead; touches no store.
-Relay::Impl::Published Relay::Impl::PublishBatch(std::vector<PendingEvent>& batch,
-                                                 std::stop_token stop) {
-  Published result;
-  result.outcomes.resize(batch.size());
-  std::vector<bool> sent(batch.size(), false);
-  for (const std::vector<std::size_t>& wave : PlanWaves(batch, keeps_key_order_)) {
-    if (stop.stop_requested()) break;
-    for (std::size_t i : wave) sent[i] = !result.held_keys.contains(batch[i].event.key);
-    if (!PublishWave(batch, wave, result.held_keys, result.outcomes)) break;
-  }
-  // Events never sent (a wave cut short) hold their keys back too.
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (!sent[i] && !batch[i].event.key.empty()) result.held_keys.insert(batch[i].event.key);
-  }
-  return result;
-}
-
-// Publishes the events of `wave` not held back by `failed_keys`, waits for
-// all their deliveries and records them. Returns false if the bus was
-// unavailable.
-bool Relay::Impl::PublishWave(std::vector<PendingEvent>& batch,
-                              const std::vector<std::size_t>& wave,
-                              std::unordered_set<std::string>& failed_keys, Outcomes& outcomes) {
-  std::vector<std::size_t> sent;
-  std::vector<Event> events;
-  for (std::size_t i : wave) {
-    if (failed_keys.contains(batch[i].event.key)) continue;
-    sent.push_back(i);
-    events.push_back(std::move(batch[i].event));
-  }
-  if (sent.empty()) return true;
-
-  auto call = std::make_shared<WaveCall>(std::move(events));
-  counters_.batches.fetch_add(1);
-  publisher_.Publish(call->events(), [call](std::size_t index, Delivery delivery) {
-    call->Report(index, std::move(delivery));
-  });
-  std::vector<Delivery> deliveries = call->Wait();
-
-  bool bus_available = true;
-  for (std::size_t j = 0; j < sent.size(); ++j) {
-    const Event& event = call->events()[j];
-    Delivery& delivery = deliveries[j];
-    if (delivery.outcome == Outcome::kUnavailable) {
-      bus_available = false;
-      counters_.unavailable.fetch_add(1);
-      last_bus_error_ = delivery.error;
+// Stop: nothing new goes out; what went out is taken in and settled.
+void Relay::Impl::Shutdown() {
+  if (!handoff_.has_value()) return;
+  for (PendingEvent& p : ready_) {
+    if (KeyState* state = StateOf(p.event.key); state != nullptr && !keeps_key_order_) {
+      --state->in_flight;
     }
-    const bool after_failure = !event.key.empty() && failed_keys.contains(event.key);
-    if (after_failure && delivery.outcome == Outcome::kPublished) {
-      spdlog::error("publisher broke its key-order guarantee: event {} of key '{}' was published "
-                    "after an earlier event of its key failed",
-                    event.id.ToString(), event.key);
-    }
-    if (delivery.outcome != Outcome::kPublished) {
-      if (!event.key.empty()) failed_keys.insert(event.key);
-      // A later event of a key whose earlier event failed in this call failed
-      // because of it: leave it pending, its attempts untouched.
-      if (after_failure) continue;
-    }
-    outcomes[sent[j]] = std::move(delivery);
+    LeavePending(p.seq);
   }
-  return bus_available;
-}
-
-Settlement Relay::Impl::Decide(const std::vector<PendingEvent>& batch, const Outcomes& outcomes,
-                               TimePoint now) {
-  Settlement settlement;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (!outcomes[i].has_value()) continue;
-    const PendingEvent& pending = batch[i];
-    const Delivery& delivery = *outcomes[i];
-    switch (delivery.outcome) {
-      case Outcome::kPublished:
-        settlement.published.push_back(pending.seq);
-        break;
-      case Outcome::kRetry: {
-        const int attempts = pending.attempts + 1;
-        if (options_.max_attempts > 0 && attempts >= options_.max_attempts) {
-          settlement.dead.push_back({pending.seq, fmt::format("gave up after {} attempts: {}",
-                                                              attempts, delivery.error)});
-        } else {
-          settlement.retries.push_back(
-              {pending.seq, now + backoff_.Delay(attempts, rng_), delivery.error});
-        }
-        break;
-      }
-      case Outcome::kRejected:
-        settlement.dead.push_back({pending.seq, delivery.error});
-        break;
-      case Outcome::kUnavailable:
-        break;  // not the event's fault: untouched, the breaker backs off
+  ready_.clear();
+  DropWaiting();
+  handoff_->CancelQueued();
+  TakeIn();
+  while (calls_in_flight_ > 0) {
+    inbox_->WaitForItems();
+    TakeIn();
+  }
+  handoff_->Close();
+  std::stop_token never;
+  for (int attempt = 1; !settlement_.empty(); ++attempt) {
+    if (SettleOnce()) break;
+    if (attempt >= kStopSettleAttempts) {
+      spdlog::error("stopping with delivered events not settled: they stay pending and will "
+                    "be published again");
+      break;
     }
-  }
-  return settlement;
-}
-
-// Applies the decided settlement in one store transaction, retrying a
-// retriable failure a few times. If it still fails it is dropped: its events
-// stay pending and are published again later (a duplicate, never a loss).
-void Relay::Impl::SettleDecided(std::stop_token stop) {
-  if (!decided_.has_value()) return;
-  const Settlement settlement = std::move(*decided_);
-  decided_.reset();
-  if (settlement.empty()) return;
-  for (int attempt = 1;; ++attempt) {
-    Status s = store_.Settle(settlement, decided_at_);
-    if (s.ok()) break;
-    counters_.settle_failures.fetch_add(1);
-    const bool give_up = attempt >= kSettleAttempts || !s.retriable() ||
-                         !clock_.SleepFor(backoff_.Delay(attempt, rng_), stop);
-    if (give_up) {
-      spdlog::error("settling {} events failed ({} tries), they stay pending and will be "
-                    "published again: {}",
-                    settlement.published.size() + settlement.retries.size() +
-                        settlement.dead.size(),
-                    attempt, s.ToString());
-      return;
-    }
-    spdlog::warn("settling failed, retrying: {}", s.ToString());
-  }
-  counters_.published.fetch_add(settlement.published.size());
-  counters_.retried.fetch_add(settlement.retries.size());
-  counters_.dead_lettered.fetch_add(settlement.dead.size());
-  for (const Settlement::Dead& dead : settlement.dead) {
-    spdlog::warn("event seq {} moved to the dead-letter table: {}", dead.seq, dead.error);
-  }
-}
-
-// Opens the breaker after a round that met an unavailable bus (the next
-// claim waits for a growing backoff), closes it after a round the bus
-// answered.
-void Relay::Impl::UpdateBreaker(const Outcomes& outcomes) {
-  bool unavailable = false;
-  bool answered = false;
-  for (const std::optional<Delivery>& d : outcomes) {
-    if (!d.has_value()) continue;
-    (d->outcome == Outcome::kUnavailable ? unavailable : answered) = true;
-  }
-  if (unavailable) {
-    if (bus_down_rounds_ == 0) {
-      spdlog::warn("bus unavailable, backing off: {}", last_bus_error_);
-    }
-    ++bus_down_rounds_;
-  } else if (answered && bus_down_rounds_ > 0) {
-    spdlog::info("bus available again after {} probes", bus_down_rounds_);
-    bus_down_rounds_ = 0;
+    clock_.SleepFor(backoff_.Delay(attempt, rng_), never);
   }
 }
 

@@ -1,20 +1,18 @@
 #include "testing/scripted_publisher.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace herald::testing {
 
 ScriptedPublisher::ScriptedPublisher(Options options) : options_(options) {}
 
-ScriptedPublisher::~ScriptedPublisher() { JoinReporters(); }
-
-void ScriptedPublisher::JoinReporters() {
-  std::vector<std::jthread> reporters;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    reporters.swap(reporters_);
+ScriptedPublisher::~ScriptedPublisher() {
+  ReleaseAll();
+  if (reporter_.joinable()) {
+    reporter_.request_stop();
+    reporter_.join();  // after everything scheduled was reported
   }
-  // Each std::jthread joins as it is destroyed here, outside the lock.
 }
 
 Guarantees ScriptedPublisher::guarantees() const {
@@ -23,61 +21,152 @@ Guarantees ScriptedPublisher::guarantees() const {
 }
 
 void ScriptedPublisher::Publish(std::span<const Event> events, DeliveryCallback on_delivery) {
-  JoinReporters();
   std::function<void(int)> hook;
   int call = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     call = ++calls_;
     max_call_size_ = std::max(max_call_size_, events.size());
+    if (!events.empty()) {
+      undelivered_[call] = events.size();
+      max_outstanding_ = std::max(max_outstanding_, static_cast<int>(undelivered_.size()));
+    }
     hook = on_call_;
   }
   if (hook) hook(call);
 
-  std::vector<Report> reports;
-  std::size_t inline_count = events.size();
-  std::chrono::milliseconds delay{0};
+  std::vector<Report> now;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    std::set<std::string> failed_keys;
+    std::vector<Report> held;
     for (std::size_t i = 0; i < events.size(); ++i) {
-      reports.emplace_back(i, DecideLocked(events[i], call, failed_keys));
+      Report report{i, DecideLocked(events[i], call), events[i].key};
+      if (!report.key.empty()) {
+        int& n = in_flight_per_key_[report.key];
+        max_in_flight_per_key_ = std::max(max_in_flight_per_key_, ++n);
+      }
+      if (holding_ || (hold_matcher_.has_value() && (*hold_matcher_)(events[i]))) {
+        held.push_back(std::move(report));
+      } else {
+        now.push_back(std::move(report));
+      }
     }
-    if (shuffle_rng_.has_value()) {
-      std::shuffle(reports.begin(), reports.end(), *shuffle_rng_);
-      inline_count = std::uniform_int_distribution<std::size_t>(0, reports.size())(*shuffle_rng_);
-    }
+    std::vector<Report> later;
     if (slow_delay_.has_value()) {
-      inline_count = 0;
-      delay = *slow_delay_;
+      later = std::move(now);
+      now.clear();
+    } else if (shuffle_rng_.has_value()) {
+      std::shuffle(now.begin(), now.end(), *shuffle_rng_);
+      const std::size_t inline_count =
+          std::uniform_int_distribution<std::size_t>(0, now.size())(*shuffle_rng_);
+      later.assign(std::make_move_iterator(now.begin() + static_cast<std::ptrdiff_t>(inline_count)),
+                   std::make_move_iterator(now.end()));
+      now.resize(inline_count);
+    }
+    if (!held.empty()) held_.push_back(Pending{call, std::move(held), on_delivery});
+    if (!later.empty()) ScheduleLocked(Pending{call, std::move(later), on_delivery});
+  }
+  ReportAll(call, std::move(now), on_delivery);
+}
+
+void ScriptedPublisher::Resume(std::span<const std::string> keys) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const std::string& key : keys) closed_keys_.erase(key);
+}
+
+void ScriptedPublisher::ReportAll(int call, std::vector<Report> reports,
+                                  const DeliveryCallback& on_delivery) {
+  if (reports.empty()) return;
+  {
+    // Counted out before the report: the caller may hand the key over again
+    // from inside on_delivery.
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const Report& report : reports) {
+      if (!report.key.empty()) --in_flight_per_key_[report.key];
     }
   }
-
-  std::vector<Report> later(std::make_move_iterator(reports.begin() + inline_count),
-                            std::make_move_iterator(reports.end()));
-  reports.resize(inline_count);
-  ReportAll(std::move(reports), on_delivery);
-  if (later.empty()) return;
-
+  const std::size_t n = reports.size();
+  for (Report& report : reports) on_delivery(report.index, std::move(report.delivery));
   std::lock_guard<std::mutex> lock(mu_);
-  reporters_.emplace_back([later = std::move(later), on_delivery, delay]() mutable {
-    for (Report& report : later) {
-      if (delay.count() > 0) std::this_thread::sleep_for(delay);
-      on_delivery(report.first, std::move(report.second));
+  auto it = undelivered_.find(call);
+  if (it != undelivered_.end() && (it->second -= n) == 0) undelivered_.erase(it);
+}
+
+void ScriptedPublisher::ScheduleLocked(Pending pending) {
+  scheduled_.push_back(std::move(pending));
+  if (!reporter_.joinable()) {
+    reporter_ = std::jthread([this](std::stop_token stop) { ReporterLoop(stop); });
+  }
+  reporter_cv_.notify_all();
+}
+
+void ScriptedPublisher::ReporterLoop(std::stop_token stop) {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    reporter_cv_.wait(lock, stop, [this] { return !scheduled_.empty(); });
+    if (scheduled_.empty()) return;  // stopping, and everything was reported
+    Pending pending = std::move(scheduled_.front());
+    scheduled_.pop_front();
+    const std::optional<std::chrono::milliseconds> delay = slow_delay_;
+    lock.unlock();
+    if (delay.has_value()) {
+      for (Report& report : pending.reports) {
+        std::this_thread::sleep_for(*delay);
+        ReportAll(pending.call, {std::move(report)}, pending.on_delivery);
+      }
+    } else {
+      ReportAll(pending.call, std::move(pending.reports), pending.on_delivery);
     }
-  });
+    lock.lock();
+  }
 }
 
-void ScriptedPublisher::ReportAll(std::vector<Report> reports,
-                                  const DeliveryCallback& on_delivery) {
-  for (Report& report : reports) on_delivery(report.first, std::move(report.second));
+void ScriptedPublisher::HoldConfirmations() {
+  std::lock_guard<std::mutex> lock(mu_);
+  holding_ = true;
 }
 
-Delivery ScriptedPublisher::DecideLocked(const Event& event, int call,
-                                         std::set<std::string>& failed_keys) {
+void ScriptedPublisher::HoldConfirmations(EventMatcher matcher) {
+  std::lock_guard<std::mutex> lock(mu_);
+  hold_matcher_ = std::move(matcher);
+}
+
+bool ScriptedPublisher::Release(int call) {
+  Pending pending;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = std::find_if(held_.begin(), held_.end(),
+                           [call](const Pending& p) { return p.call == call; });
+    if (it == held_.end()) return false;
+    pending = std::move(*it);
+    held_.erase(it);
+  }
+  ReportAll(pending.call, std::move(pending.reports), pending.on_delivery);
+  return true;
+}
+
+void ScriptedPublisher::ReleaseAll() {
+  std::vector<Pending> held;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    holding_ = false;
+    hold_matcher_.reset();
+    held.swap(held_);
+  }
+  for (Pending& p : held) ReportAll(p.call, std::move(p.reports), p.on_delivery);
+}
+
+std::vector<int> ScriptedPublisher::held_calls() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<int> calls;
+  for (const Pending& p : held_) calls.push_back(p.call);
+  return calls;
+}
+
+Delivery ScriptedPublisher::DecideLocked(const Event& event, int call) {
   Delivery delivery = [&]() -> Delivery {
-    if (options_.keeps_key_order && !event.key.empty() && failed_keys.contains(event.key)) {
-      return {Outcome::kRetry, "an earlier event of the key failed in this call"};
+    if (options_.keeps_key_order && !event.key.empty() && closed_keys_.contains(event.key)) {
+      return {Outcome::kRetry, "held back: an earlier event of the key was not published"};
     }
     if (DownLocked(call)) return {Outcome::kUnavailable, "scripted outage"};
     if (auto it = failed_calls_.find(call); it != failed_calls_.end()) {
@@ -101,8 +190,9 @@ Delivery ScriptedPublisher::DecideLocked(const Event& event, int call,
     }
     return {Outcome::kPublished, ""};
   }();
-  if (delivery.outcome != Outcome::kPublished && !event.key.empty()) {
-    failed_keys.insert(event.key);
+  if (options_.keeps_key_order && delivery.outcome != Outcome::kPublished &&
+      !event.key.empty()) {
+    closed_keys_.insert(event.key);
   }
   offers_.push_back({event.id, event.key, call, delivery.outcome});
   return delivery;
@@ -189,6 +279,21 @@ int ScriptedPublisher::calls() const {
 std::size_t ScriptedPublisher::max_call_size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return max_call_size_;
+}
+
+int ScriptedPublisher::outstanding_calls() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(undelivered_.size());
+}
+
+int ScriptedPublisher::max_outstanding_calls() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return max_outstanding_;
+}
+
+int ScriptedPublisher::max_in_flight_per_key() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return max_in_flight_per_key_;
 }
 
 std::set<EventId> ScriptedPublisher::DeliveredIds() const {

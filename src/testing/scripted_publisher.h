@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -44,22 +46,24 @@ struct Offer {
 
 using EventMatcher = std::function<bool(const Event&)>;
 
-// Scripts decide each event's outcome in this order: an earlier event of its
-// key failed in this call and the publisher keeps key order (kRetry, not
+// Scripts decide each event's outcome in this order, at hand-over: the
+// publisher keeps key order and the event's key is closed (an earlier event
+// of it failed, and Resume() has not named the key since: kRetry, not
 // delivered); the bus is down (kUnavailable); the call fails (kRetry); the
 // event is rejected (kRejected); a failure rule or a random failure matches
 // (kRetry); otherwise the bus gets it (recorded) and it is kPublished, or
 // kRetry if its confirmation is lost. Only events the bus got are recorded.
 //
-// Thread-safe: scripts and records may be used while a call is in flight.
-// Publish() requires one caller at a time, as for every Publisher. Reports
-// made from another thread finish before the next Publish() call starts and
+// Thread-safe: scripts and records may be used while calls are in flight.
+// Publish() requires one caller at a time, as for every Publisher; several
+// calls may be outstanding at once. Reports made from another thread finish
 // before the destructor returns.
 class ScriptedPublisher final : public Publisher {
  public:
   struct Options {
-    // Declared, and kept: after a non-published event of a key, the later
-    // events of that key in the same call are kRetry and never reach the bus.
+    // Declared, and kept: after a non-published event of a key, its events
+    // handed over later, in this call or a later one, are kRetry and never
+    // reach the bus until Resume() names the key.
     bool keeps_key_order = false;
     bool deduplicates_by_id = false;
   };
@@ -70,6 +74,7 @@ class ScriptedPublisher final : public Publisher {
 
   Guarantees guarantees() const override;
   void Publish(std::span<const Event> events, DeliveryCallback on_delivery) override;
+  void Resume(std::span<const std::string> keys) override;
 
   // ---- scripts; each applies from the next Publish() call ----
 
@@ -97,6 +102,19 @@ class ScriptedPublisher final : public Publisher {
   // Reports every delivery from another thread, each after `delay` of real
   // time: a slow bus.
   void ConfirmSlowly(std::chrono::milliseconds delay);
+  // Holds every call's deliveries until the test lets them go with Release()
+  // or ReleaseAll(); the outcomes are decided at hand-over all the same.
+  void HoldConfirmations();
+  // The same for the deliveries of matching events only; the others are
+  // reported as the other scripts say.
+  void HoldConfirmations(EventMatcher matcher);
+  // Reports the held deliveries of call `call` (from 1) on this thread, in
+  // index order. Returns false if nothing of that call is held.
+  bool Release(int call);
+  // Stops holding and reports everything held, oldest call first.
+  void ReleaseAll();
+  // The calls with held deliveries, oldest first.
+  std::vector<int> held_calls() const;
   // Runs hook(call) at the start of every Publish() call, before anything is
   // decided or reported, without the publisher's lock held.
   void OnCall(std::function<void(int call)> hook);
@@ -110,6 +128,13 @@ class ScriptedPublisher final : public Publisher {
   // Publish() calls so far, and the largest number of events in one.
   int calls() const;
   std::size_t max_call_size() const;
+  // Calls started whose deliveries have not all been reported, now and at
+  // most at any one time.
+  int outstanding_calls() const;
+  int max_outstanding_calls() const;
+  // The most events of one (non-empty) key handed over and not yet reported
+  // at any one time.
+  int max_in_flight_per_key() const;
   // The distinct ids the bus got.
   std::set<EventId> DeliveredIds() const;
   // Per key, the ids in the order of their first arrival.
@@ -123,16 +148,29 @@ class ScriptedPublisher final : public Publisher {
     std::string error;
     int times;  // negative: unlimited
   };
-  using Report = std::pair<std::size_t, Delivery>;
+  struct Report {
+    std::size_t index = 0;
+    Delivery delivery;
+    std::string key;
+  };
+  // Deliveries to report later, and to whom.
+  struct Pending {
+    int call = 0;
+    std::vector<Report> reports;
+    DeliveryCallback on_delivery;
+  };
 
-  Delivery DecideLocked(const Event& event, int call, std::set<std::string>& failed_keys);
+  Delivery DecideLocked(const Event& event, int call);
   bool DownLocked(int call) const;
-  // Waits for the threads still reporting deliveries of earlier calls.
-  void JoinReporters();
-  void ReportAll(std::vector<Report> reports, const DeliveryCallback& on_delivery);
+  // Reports `reports` of `call`, then counts them delivered.
+  void ReportAll(int call, std::vector<Report> reports, const DeliveryCallback& on_delivery);
+  // Hands `pending` to the reporting thread, started on first use.
+  void ScheduleLocked(Pending pending);
+  void ReporterLoop(std::stop_token stop);
 
   const Options options_;
   mutable std::mutex mu_;
+  std::condition_variable_any reporter_cv_;
   std::function<void(int)> on_call_;
   std::map<int, std::string> failed_calls_;
   std::vector<std::pair<int, int>> down_calls_;
@@ -145,11 +183,20 @@ class ScriptedPublisher final : public Publisher {
   std::set<EventId> lost_confirmations_;
   std::optional<std::mt19937_64> shuffle_rng_;
   std::optional<std::chrono::milliseconds> slow_delay_;
+  bool holding_ = false;
+  std::optional<EventMatcher> hold_matcher_;
+  std::vector<Pending> held_;       // oldest call first
+  std::deque<Pending> scheduled_;   // for the reporting thread, in order
+  std::set<std::string> closed_keys_;
   std::vector<Arrival> arrivals_;
   std::vector<Offer> offers_;
   int calls_ = 0;
   std::size_t max_call_size_ = 0;
-  std::vector<std::jthread> reporters_;
+  std::map<int, std::size_t> undelivered_;  // per outstanding call
+  int max_outstanding_ = 0;
+  std::map<std::string, int> in_flight_per_key_;
+  int max_in_flight_per_key_ = 0;
+  std::jthread reporter_;  // last: joined first
 };
 
 }  // namespace herald::testing

@@ -222,5 +222,40 @@ TEST(ScriptedPublisherTest, SlowConfirmationsComeFromAnotherThread) {
   EXPECT_EQ(publisher.DeliveredIds(), Ids(events));
 }
 
+TEST(ScriptedPublisherTest, AFailedKeyStaysClosedAcrossCallsUntilResumed) {
+  ScriptedPublisher publisher({.keeps_key_order = true});
+  std::vector<Event> first = MakeEvents({"a", "b"});
+  publisher.Fail([&](const Event& e) { return e.id == first[0].id; }, "timeout", 1);
+  EXPECT_EQ(PublishAndWait(publisher, first), std::vector<Outcome>({kRetry, kOk}));
+  std::vector<Event> second = MakeEvents({"a", "b"});
+  EXPECT_EQ(PublishAndWait(publisher, second), std::vector<Outcome>({kRetry, kOk}));
+  std::vector<std::string> resumed = {"a"};
+  publisher.Resume(resumed);
+  std::vector<Event> third = MakeEvents({"a", "b"});
+  EXPECT_EQ(PublishAndWait(publisher, third), std::vector<Outcome>({kOk, kOk}));
+  EXPECT_FALSE(publisher.DeliveredIds().contains(second[0].id));
+}
+
+TEST(ScriptedPublisherTest, HeldCallsStayOutstandingUntilReleasedInAnyOrder) {
+  ScriptedPublisher publisher;
+  publisher.HoldConfirmations();
+  std::vector<Event> one = MakeEvents({"a", "b"});
+  std::vector<Event> two = MakeEvents({"c"});
+  Collector first(one.size());
+  Collector second(two.size());
+  publisher.Publish(one, first.Callback());
+  publisher.Publish(two, second.Callback());
+  EXPECT_EQ(publisher.outstanding_calls(), 2);
+  EXPECT_EQ(publisher.held_calls(), std::vector<int>({1, 2}));
+  EXPECT_TRUE(publisher.Release(2));
+  EXPECT_EQ(second.Wait(), std::vector<Outcome>({kOk}));
+  EXPECT_EQ(publisher.outstanding_calls(), 1);
+  EXPECT_FALSE(publisher.Release(2));
+  publisher.ReleaseAll();
+  EXPECT_EQ(first.Wait(), std::vector<Outcome>({kOk, kOk}));
+  EXPECT_EQ(publisher.outstanding_calls(), 0);
+  EXPECT_EQ(publisher.max_outstanding_calls(), 2);
+}
+
 }  // namespace
 }  // namespace herald::testing

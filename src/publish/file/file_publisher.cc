@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -65,25 +66,39 @@ Guarantees FilePublisher::guarantees() const {
 
 void FilePublisher::Publish(std::span<const Event> events, DeliveryCallback on_delivery) {
   if (events.empty()) return;
-  if (int err = WriteCall(events); err != 0) {
-    std::string error = fmt::format("writing to {}: {}", name_, std::strerror(err));
-    for (std::size_t i = 0; i < events.size(); ++i) {
-      on_delivery(i, Delivery{Outcome::kUnavailable, error});
+  std::vector<const Event*> admitted;
+  std::vector<std::size_t> indices;
+  admitted.reserve(events.size());
+  indices.reserve(events.size());
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (gate_.Admit(events[i].key)) {
+      admitted.push_back(&events[i]);
+      indices.push_back(i);
+    } else {
+      on_delivery(i, Delivery{Outcome::kRetry, KeyOrderGate::HeldBackError(events[i].key)});
     }
+  }
+  if (admitted.empty()) return;
+  if (int err = WriteCall(admitted); err != 0) {
+    std::string error = fmt::format("writing to {}: {}", name_, std::strerror(err));
+    for (const Event* event : admitted) gate_.Close(event->key);
+    for (std::size_t i : indices) on_delivery(i, Delivery{Outcome::kUnavailable, error});
     return;
   }
-  for (std::size_t i = 0; i < events.size(); ++i) on_delivery(i, Delivery{});
+  for (std::size_t i : indices) on_delivery(i, Delivery{});
 }
 
-int FilePublisher::WriteCall(std::span<const Event> events) {
+void FilePublisher::Resume(std::span<const std::string> keys) { gate_.Resume(keys); }
+
+int FilePublisher::WriteCall(std::span<const Event* const> events) {
   if (flush_stdio_) std::fflush(stdout);
   struct stat before {};
   bool can_roll_back = regular_file_ && fstat(fd_, &before) == 0;
 
   int err = 0;
   std::string chunk;
-  for (const Event& event : events) {
-    chunk += FormatEventLine(event);
+  for (const Event* event : events) {
+    chunk += FormatEventLine(*event);
     if (chunk.size() >= kChunkBytes) {
       err = WriteAll(chunk);
       chunk.clear();

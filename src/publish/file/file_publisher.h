@@ -19,6 +19,7 @@
 #include "herald/event.h"
 #include "herald/publisher.h"
 #include "herald/status.h"
+#include "publish/common/key_order_gate.h"
 
 namespace herald::publish {
 
@@ -31,7 +32,8 @@ std::string FormatEventLine(const Event& event);
 // event kPublished. If a write or the fsync fails, every event of the call
 // is reported kUnavailable with the strerror text, and for a regular file the
 // bytes this call appended are truncated away, so a failed call leaves no
-// partial lines behind.
+// partial lines behind. The keys of a failed call stay closed (their events
+// are held back, kRetry) until Resume() names them.
 //
 // Thread-compatible: one Publish() at a time. All callbacks run on the
 // calling thread before Publish() returns.
@@ -56,6 +58,7 @@ class FilePublisher final : public Publisher {
   Guarantees guarantees() const override;
 
   void Publish(std::span<const Event> events, DeliveryCallback on_delivery) override;
+  void Resume(std::span<const std::string> keys) override;
 
  private:
   FilePublisher(int fd, bool owns_fd, bool flush_stdio, std::string name);
@@ -64,13 +67,14 @@ class FilePublisher final : public Publisher {
   int WriteAll(const std::string& data);
   // Writes and syncs the lines of `events`, rolling back on failure: 0 or
   // the errno.
-  int WriteCall(std::span<const Event> events);
+  int WriteCall(std::span<const Event* const> events);
 
   int fd_;
   bool owns_fd_;
   bool flush_stdio_;
   bool regular_file_;
   std::string name_;  // for error messages: the path, or "stdout"
+  KeyOrderGate gate_;
 };
 
 }  // namespace herald::publish

@@ -283,7 +283,18 @@ TEST_F(FilePublisherTest, FailedCallOnRegularFileLeavesNoPartialLines) {
   }
   EXPECT_EQ(ReadAll(path), before);
 
+  // Key order: the failed call's key stays closed, its events held back,
+  // until the caller resumes it.
+  Recorded held = PublishAll(**publisher, second);
+  for (std::size_t i = 0; i < second.size(); ++i) {
+    EXPECT_EQ(held.deliveries[i].outcome, Outcome::kRetry) << i;
+    EXPECT_THAT(held.deliveries[i].error, HasSubstr("held back"));
+  }
+  EXPECT_EQ(ReadAll(path), before);
+
   // The same publisher works again once the sink can take the lines.
+  std::vector<std::string> keys = {"k"};
+  (*publisher)->Resume(keys);
   Recorded again = PublishAll(**publisher, second);
   for (std::size_t i = 0; i < second.size(); ++i) {
     EXPECT_EQ(again.deliveries[i].outcome, Outcome::kPublished) << i;

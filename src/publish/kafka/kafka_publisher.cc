@@ -4,13 +4,13 @@
 
 #include <array>
 #include <string_view>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "publish/common/key_order_gate.h"
 #include "publish/kafka/kafka_errors.h"
 
 namespace herald::publish {
@@ -274,6 +274,7 @@ void KafkaPublisher::Publish(std::span<const Event> events, DeliveryCallback on_
     if (Status s = StartProducer(); !s.ok()) {
       spdlog::error("kafka producer could not be made anew: {}", s.ToString());
       for (std::size_t i = 0; i < events.size(); ++i) {
+        gate_.Close(events[i].key);
         on_delivery(i, Delivery{Outcome::kRetry, s.message()});
       }
       return;
@@ -282,20 +283,21 @@ void KafkaPublisher::Publish(std::span<const Event> events, DeliveryCallback on_
   }
   CallStarted();
   auto* call = new Call(*this, events.size(), std::move(on_delivery));
-  // A key whose event librdkafka refused at once has its later events of
-  // this call held back, so that none of them lands after the gap.
-  std::unordered_set<std::string_view> refused_keys;
+  // A key with an event that failed (refused at once, or reported failed)
+  // has its later events held back until the engine resumes it, so that
+  // none of them lands after the gap.
   for (std::size_t i = 0; i < events.size(); ++i) {
     const Event& event = events[i];
-    if (!event.key.empty() && refused_keys.contains(event.key)) {
-      call->Report(i, ErrorClass::kTransient,
-                   fmt::format("not sent: an earlier event of key '{}' failed", event.key));
+    if (!gate_.Admit(event.key)) {
+      call->Report(i, ErrorClass::kTransient, KeyOrderGate::HeldBackError(event.key));
       continue;
     }
-    if (!Produce(*call, i, event) && !event.key.empty()) refused_keys.insert(event.key);
+    if (!Produce(*call, i, event)) gate_.Close(event.key);
   }
   call->DoneProducing();
 }
+
+void KafkaPublisher::Resume(std::span<const std::string> keys) { gate_.Resume(keys); }
 
 bool KafkaPublisher::Produce(Call& call, std::size_t index, const Event& event) {
   const std::string topic = MapTopic(config_.topic_template, event.topic);
@@ -363,6 +365,7 @@ void KafkaPublisher::OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* me
     ref->call->Report(ref->index, ErrorClass::kNone, {});
     return;
   }
+  self->gate_.Close(std::string_view(static_cast<const char*>(message->key), message->key_len));
   ref->call->Report(ref->index, ClassifyKafkaError(message->err),
                     fmt::format("{}, topic '{}'", DescribeKafkaError(message->err),
                                 rd_kafka_topic_name(message->rkt)));

@@ -32,6 +32,7 @@
 #include "herald/event.h"
 #include "herald/publisher.h"
 #include "herald/status.h"
+#include "publish/common/key_order_gate.h"
 #include "publish/kafka/kafka_config.h"
 
 struct rd_kafka_s;
@@ -63,8 +64,14 @@ class KafkaPublisher final : public Publisher {
   // dropping), then returns; deliveries arrive on the poll thread. Failures
   // are reported when the call's last delivery is known, so that a call
   // whose every message timed out is recognised as an unreachable cluster.
+  // A key closes as soon as one of its events fails (at once, or in a
+  // delivery report): its events are then held back (kRetry) until Resume()
+  // names it. Events already handed to librdkafka rely on the idempotent
+  // producer: with gapless delivery a failure stops every later message of
+  // the partition (docs/kafka.md says where that does not hold).
   // REQUIRES: one caller at a time.
   void Publish(std::span<const Event> events, DeliveryCallback on_delivery) override;
+  void Resume(std::span<const std::string> keys) override;
 
   // For tests: raises a fatal producer error, as the cluster could.
   void InjectFatalErrorForTesting(const std::string& reason);
@@ -110,6 +117,7 @@ class KafkaPublisher final : public Publisher {
   // by Publish() and the Produce() calls it makes (one caller at a time),
   // and by StartProducer().
   std::unordered_set<std::string> known_topics_;
+  KeyOrderGate gate_;
 
   std::mutex mu_;
   std::condition_variable calls_done_;
