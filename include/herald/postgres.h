@@ -28,7 +28,7 @@ typedef struct pg_conn PGconn;  // from <libpq-fe.h>; Herald's headers do not in
 namespace herald::postgres {
 
 // The schema version this library reads and writes.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 // Partitions of the outbox, fixed when the schema is created.
 inline constexpr int kDefaultPartitions = 32;
 

@@ -57,6 +57,7 @@ Status Connection::Connect() {
     if (!s.ok()) return s.WithContext("set up the PostgreSQL connection");
   }
   conn_ = std::move(conn);
+  ++generation_;
   return OkStatus();
 }
 

@@ -5,6 +5,7 @@
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <random>
 #include <string>
@@ -43,6 +44,10 @@ class Connection {
 
   bool connected() const { return conn_ != nullptr; }
 
+  // Counts the connections made so far: what was prepared on the
+  // connection of an earlier generation is gone.
+  std::uint64_t generation() const { return generation_; }
+
  private:
   Status Connect();
 
@@ -54,6 +59,7 @@ class Connection {
   bool ever_connected_ = false;
   bool lost_ = false;  // lost after having been connected; logged
   int failures_ = 0;
+  std::uint64_t generation_ = 0;
   std::chrono::steady_clock::time_point next_attempt_{};
   std::string last_error_;
   Backoff backoff_{std::chrono::milliseconds(50), std::chrono::milliseconds(2000)};

@@ -111,6 +111,25 @@ Result<ResultPtr> Exec(PGconn* conn, std::string_view sql, const Params& params,
   return std::unexpected(MapError(conn, res.get(), context, conflict_code));
 }
 
+Status Prepare(PGconn* conn, const std::string& name, std::string_view sql,
+               std::string_view context, Code conflict_code) {
+  std::string text(sql);
+  ResultPtr res(PQprepare(conn, name.c_str(), text.c_str(), 0, nullptr));
+  ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
+  if (st == PGRES_COMMAND_OK) return OkStatus();
+  return MapError(conn, res.get(), context, conflict_code);
+}
+
+Result<ResultPtr> ExecPrepared(PGconn* conn, const std::string& name, const Params& params,
+                               std::string_view context, Code conflict_code) {
+  std::vector<const char*> values = params.Pointers();
+  ResultPtr res(PQexecPrepared(conn, name.c_str(), params.size(), values.data(), nullptr,
+                               nullptr, /*resultFormat=*/1));
+  ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return res;
+  return std::unexpected(MapError(conn, res.get(), context, conflict_code));
+}
+
 Status ExecSimple(PGconn* conn, std::string_view sql, std::string_view context,
                   Code conflict_code) {
   std::string text(sql);

@@ -71,6 +71,12 @@ Status NoSchemaError(std::string_view schema);
 // otherwise the mapped error. Never throws.
 Result<ResultPtr> Exec(PGconn* conn, std::string_view sql, const Params& params,
                        std::string_view context, Code conflict_code = Code::kAborted);
+// Prepares `sql` as the named statement `name` on `conn`. Errors as Exec.
+Status Prepare(PGconn* conn, const std::string& name, std::string_view sql,
+               std::string_view context, Code conflict_code = Code::kAborted);
+// Runs the statement prepared as `name` with `params` and binary results.
+Result<ResultPtr> ExecPrepared(PGconn* conn, const std::string& name, const Params& params,
+                               std::string_view context, Code conflict_code = Code::kAborted);
 // Runs `sql` (no parameters, possibly several statements; results discarded).
 Status ExecSimple(PGconn* conn, std::string_view sql, std::string_view context,
                   Code conflict_code = Code::kAborted);

@@ -1,12 +1,13 @@
-#include "store/common/store_common.h"
 #include "store/postgres/postgres_store.h"
 
 #include <fmt/format.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <optional>
 #include <random>
@@ -16,6 +17,8 @@
 #include <utility>
 
 #include "core/macros.h"
+#include "store/common/claim_cursor.h"
+#include "store/common/store_common.h"
 #include "store/postgres/connection.h"
 #include "store/postgres/leases.h"
 #include "store/postgres/pg.h"
@@ -38,6 +41,38 @@ using store_internal::WithContext;
 // Errors of the store's own statements: a conflict means "retry the call".
 constexpr Code kConflict = Code::kUnavailable;
 constexpr std::chrono::milliseconds kWaitSlice{50};
+// How long a relay waits before it claims again when inserting transactions
+// are about to commit.
+constexpr std::chrono::milliseconds kBusyWait{1};
+
+// An eventfd that a stop request writes to, so that a wait on the
+// connection's socket ends at once.
+class WakeFd {
+ public:
+  WakeFd() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  ~WakeFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  WakeFd(const WakeFd&) = delete;
+  WakeFd& operator=(const WakeFd&) = delete;
+  int fd() const { return fd_; }
+  void Notify() const {
+    const std::uint64_t one = 1;
+    if (fd_ >= 0 && ::write(fd_, &one, sizeof one) < 0) {
+      // Full (cannot happen below 2^64 - 1 writes) or closed: the wait ends
+      // at its next slice anyway.
+    }
+  }
+  void Clear() const {
+    std::uint64_t value = 0;
+    if (fd_ >= 0 && ::read(fd_, &value, sizeof value) < 0) {
+      // Nothing was written: EAGAIN.
+    }
+  }
+
+ private:
+  int fd_;
+};
 
 std::string DefaultRelayId() {
   char host[256] = {};
@@ -88,22 +123,11 @@ Params FilterParams(const FilterSql& filter) {
 struct Statements {
   explicit Statements(const std::string& s) {
     const std::string now2 = pg_internal::FromMillisSql("$2");
-    claim = fmt::format(
-        "WITH owned AS ("
-        " SELECT p.partition FROM {0}.partitions p"
-        " JOIN unnest($4::int[], $5::int8[]) AS c(partition, epoch)"
-        "   ON c.partition = p.partition AND c.epoch = p.epoch"
-        " WHERE p.owner = $1 AND p.lease_until > now()) "
-        "SELECT o.seq, o.attempts::int8, o.partition::int8, {1} FROM {0}.outbox o "
-        "WHERE o.partition = ANY(ARRAY(SELECT partition FROM owned)) "
-        "AND o.next_attempt_at <= {2} "
-        "AND o.seq <> ALL($6::int8[]) "
-        "AND (o.key = '' OR NOT EXISTS (SELECT 1 FROM {0}.outbox h "
-        "     WHERE h.key = o.key AND h.next_attempt_at > {2} AND h.seq < o.seq)) "
-        "ORDER BY o.seq LIMIT $3::int8",
-        s, pg_internal::EventColumns("o"), now2);
+    claim_fresh = ClaimSql(s, "");
+    claim_rescan = ClaimSql(s, "AND o.seq <> ALL('{excluded}'::int8[])");
     next_due = fmt::format(
-        "SELECT {1} FROM {0}.outbox WHERE partition = ANY($1::int[]) AND next_attempt_at > {2}",
+        "SELECT {1} FROM {0}.outbox WHERE partition = ANY($1::int[]) "
+        "AND next_attempt_at > 'epoch'::timestamptz AND next_attempt_at > {2}",
         s, pg_internal::ToMillisSql("min(next_attempt_at)"), now2);
     settle = fmt::format(
         "WITH fence AS ("
@@ -134,6 +158,9 @@ struct Statements {
         "SELECT (SELECT count(*) FROM published) + (SELECT count(*) FROM retried) + "
         "(SELECT count(*) FROM dead)",
         s, pg_internal::FromMillisSql("$10"));
+    may_sleep = fmt::format("SELECT {}.relay_may_sleep()", s);
+    wake_unlock = fmt::format("SELECT pg_advisory_unlock({}, hashtext('{}'))::int::int8",
+                              pg_internal::kWakeLockClass, s);
     pending_stats = fmt::format(
         "SELECT topic, count(*)::int8, {1} FROM {0}.outbox GROUP BY topic", s,
         pg_internal::ToMillisSql("min(created_at)"));
@@ -162,15 +189,60 @@ struct Statements {
         "SELECT count(*)::int8 FROM gone",
         s);
   }
-  std::string claim, next_due, settle, pending_stats, dead_stats, relay_stats, list_dead,
-      retry_dead, purge_dead;
+  // The claim: due rows of owned partitions after $6 in seq order (the
+  // primary key), leaving out rows of a key behind one of its rows
+  // scheduled later (held: read through the partial index
+  // outbox_scheduled, which new rows never enter) and, in a rescan, the
+  // rows in flight (a literal array, {excluded}, so that the server
+  // compares each row with a hash of them). The first column is the earliest
+  // scheduled time still ahead. Ownership is checked against the partitions
+  // table as the rows are read. No plan of it reads more than the rows before
+  // the LIMIT in seq order (and the scheduled ones): see docs/postgres.md.
+  static std::string ClaimSql(const std::string& s, std::string_view exclusion) {
+    const std::string now2 = pg_internal::FromMillisSql("$2");
+    return fmt::format(
+        "WITH owned AS MATERIALIZED ("
+        " SELECT p.partition FROM {0}.partitions p"
+        " JOIN unnest($4::int[], $5::int8[]) AS c(partition, epoch)"
+        "   ON c.partition = p.partition AND c.epoch = p.epoch"
+        " WHERE p.owner = $1 AND p.lease_until > now()), "
+        "held AS MATERIALIZED ("
+        " SELECT h.key, min(h.seq) AS seq, min(h.next_attempt_at) AS due FROM {0}.outbox h"
+        " WHERE h.next_attempt_at > 'epoch'::timestamptz AND h.next_attempt_at > {2}"
+        " AND h.partition = ANY($4::int[]) GROUP BY h.key), "
+        "due AS ("
+        " SELECT o.seq, o.attempts::int8 AS attempts, o.partition::int8 AS partition, {1}"
+        " FROM {0}.outbox o"
+        " WHERE o.seq > $6::int8 AND o.partition = ANY(ARRAY(SELECT partition FROM owned))"
+        " AND o.next_attempt_at <= {2} {3}"
+        " AND (o.key = '' OR NOT EXISTS (SELECT 1 FROM held"
+        "      WHERE held.key = o.key AND held.seq < o.seq))"
+        " ORDER BY o.seq LIMIT $3::int8) "
+        "SELECT (SELECT {4} FROM held), due.* FROM due ORDER BY due.seq",
+        s, pg_internal::EventColumns("o"), now2, exclusion, pg_internal::ToMillisSql("min(due)"));
+  }
+
+  std::string claim_fresh, claim_rescan, next_due, settle, may_sleep, wake_unlock, pending_stats,
+      dead_stats, relay_stats, list_dead, retry_dead, purge_dead;
 };
 
+// The statements every relay connection prepares once (and again after a
+// reconnect), with their names.
+constexpr const char* kClaimFresh = "herald_claim";
+constexpr const char* kNextDue = "herald_next_due";
+constexpr const char* kSettle = "herald_settle";
+
+// Session settings of the store's connection. Prepared statements get one
+// generic plan, made once: the same plan whatever the parameters, so a
+// claim's plan cannot change with the backlog (and the server does not plan
+// the hot statements again for every batch). No parallel workers: a claim
+// reads a few hundred rows, and starting workers costs more than that.
 Status SetupStoreConnection(PGconn* conn, const std::string& schema,
                             std::chrono::milliseconds lock_timeout) {
   return pg_internal::ExecSimple(
       conn,
       fmt::format("SET lock_timeout = {}; SET idle_in_transaction_session_timeout = 60000; "
+                  "SET plan_cache_mode = force_generic_plan; SET max_parallel_workers_per_gather = 0; "
                   "LISTEN {}",
                   std::max<std::int64_t>(lock_timeout.count(), 1),
                   pg_internal::WakeChannel(schema)),
@@ -301,6 +373,7 @@ class PostgresStoreImpl final : public PostgresStore {
       return std::unexpected(
           FailedPrecondition("this store is not a relay: call AcquireRelayRole first"));
     }
+    HERALD_RETURN_IF_ERROR(PrepareHot(conn));
     // Remember only what is still in flight; the rest of the last claims was
     // settled, or was left for a later claim to return again.
     std::unordered_map<std::int64_t, PartitionEpoch> kept;
@@ -308,10 +381,16 @@ class PostgresStoreImpl final : public PostgresStore {
       if (auto it = claimed_.find(seq); it != claimed_.end()) kept.insert(*it);
     }
     claimed_ = std::move(kept);
+    // Partitions newly owned may hold rows below the cursor.
+    if (leases_->generation() != seen_generation_) cursor_.Invalidate();
     seen_generation_ = leases_->generation();
     std::vector<PartitionEpoch> owned = leases_->BeginClaim(ClaimedPartitions());
     Result<Claim> claim = ReadClaim(conn, now, limit, in_flight, owned);
     leases_->SetInFlight(ClaimedPartitions());
+    if (claim && !claim->events.empty()) {
+      busy_waits_ = 0;
+      HERALD_RETURN_IF_ERROR(StopSleeping(conn));
+    }
     return claim;
   }
 
@@ -323,28 +402,44 @@ class PostgresStoreImpl final : public PostgresStore {
     if (owned.empty() || limit == 0) return claim;
     std::map<int, std::int64_t> epoch_of;
     for (const PartitionEpoch& pe : owned) epoch_of[pe.partition] = pe.epoch;
+    const store_internal::ClaimCursor::Scan scan = cursor_.Begin(in_flight, now);
     Params p;
     p.Add(relay_id_)
         .Add(ToUnixMillis(now))
         .Add(ClampToInt64(limit))
         .Add(PartitionsLiteral(owned))
         .Add(EpochsLiteral(owned))
-        .Add(pg_internal::IntArrayLiteral(in_flight));
-    HERALD_ASSIGN_OR_RETURN(ResultPtr res, Exec(conn, sql_.claim, p, "", kConflict));
-    for (int row = 0; row < PQntuples(res.get()); ++row) {
+        .Add(scan.after);
+    Result<ResultPtr> read =
+        scan.exclude
+            ? Exec(conn,
+                   fmt::format(fmt::runtime(sql_.claim_rescan),
+                               fmt::arg("excluded", pg_internal::IntArrayLiteral(in_flight))),
+                   p, "", kConflict)
+            : pg_internal::ExecPrepared(conn, kClaimFresh, p, "", kConflict);
+    if (!read) return std::unexpected(read.error());
+    const PGresult* res = read->get();
+    std::vector<std::int64_t> seqs;
+    for (int row = 0; row < PQntuples(res); ++row) {
+      if (row == 0 && !IsNull(res, 0, 0)) {
+        HERALD_ASSIGN_OR_RETURN(std::int64_t due, Int64(res, 0, 0));
+        claim.next_due = FromUnixMillis(due);
+      }
       PendingEvent pending;
-      HERALD_ASSIGN_OR_RETURN(pending.seq, Int64(res.get(), row, 0));
-      HERALD_ASSIGN_OR_RETURN(std::int64_t attempts, Int64(res.get(), row, 1));
-      HERALD_ASSIGN_OR_RETURN(std::int64_t partition, Int64(res.get(), row, 2));
+      HERALD_ASSIGN_OR_RETURN(pending.seq, Int64(res, row, 1));
+      HERALD_ASSIGN_OR_RETURN(std::int64_t attempts, Int64(res, row, 2));
+      HERALD_ASSIGN_OR_RETURN(std::int64_t partition, Int64(res, row, 3));
       pending.attempts = static_cast<int>(attempts);
-      HERALD_ASSIGN_OR_RETURN(pending.event, pg_internal::ReadEvent(res.get(), row, 3));
+      HERALD_ASSIGN_OR_RETURN(pending.event, pg_internal::ReadEvent(res, row, 4));
       const int part = static_cast<int>(partition);
       claimed_[pending.seq] = PartitionEpoch{part, epoch_of[part]};
+      seqs.push_back(pending.seq);
       claim.events.push_back(std::move(pending));
     }
-    if (claim.events.size() < limit) {
+    if (claim.events.empty()) {
       HERALD_ASSIGN_OR_RETURN(claim.next_due, NextDue(conn, owned, now));
     }
+    cursor_.Returned(seqs, limit, claim.next_due);
     return claim;
   }
 
@@ -358,10 +453,38 @@ class PostgresStoreImpl final : public PostgresStore {
                                            TimePoint now) {
     Params p;
     p.Add(PartitionsLiteral(owned)).Add(ToUnixMillis(now));
-    HERALD_ASSIGN_OR_RETURN(ResultPtr res, Exec(conn, sql_.next_due, p, "", kConflict));
+    HERALD_ASSIGN_OR_RETURN(ResultPtr res, pg_internal::ExecPrepared(conn, kNextDue, p, "",
+                                                                     kConflict));
     if (PQntuples(res.get()) == 0 || IsNull(res.get(), 0, 0)) return std::optional<TimePoint>();
     HERALD_ASSIGN_OR_RETURN(std::int64_t ms, Int64(res.get(), 0, 0));
     return std::optional<TimePoint>(FromUnixMillis(ms));
+  }
+
+  // Prepares the hot statements on this connection once (again after a
+  // reconnect, which also lets go of the wake lock).
+  Status PrepareHot(PGconn* conn) {
+    if (prepared_generation_ == conn_.generation()) return OkStatus();
+    sleeping_ = false;
+    for (const auto& [name, sql] : {std::pair<const char*, const std::string*>{kClaimFresh,
+                                                                               &sql_.claim_fresh},
+                                    {kNextDue, &sql_.next_due},
+                                    {kSettle, &sql_.settle}}) {
+      HERALD_RETURN_IF_ERROR(pg_internal::Prepare(
+          conn, name, *sql, fmt::format("prepare the relay's statement {}", name), kConflict));
+    }
+    prepared_generation_ = conn_.generation();
+    return OkStatus();
+  }
+
+  // Lets go of the wake lock: this relay is busy, and inserts need not
+  // notify (unless another relay sleeps).
+  Status StopSleeping(PGconn* conn) {
+    if (!sleeping_) return OkStatus();
+    sleeping_ = false;
+    HERALD_ASSIGN_OR_RETURN(ResultPtr res,
+                            Exec(conn, sql_.wake_unlock, Params(), "release the wake lock",
+                                 kConflict));
+    return OkStatus();
   }
 
   Status DoSettle(PGconn* conn, const Settlement& settlement, TimePoint now) {
@@ -400,8 +523,11 @@ class PostgresStoreImpl final : public PostgresStore {
         .Add(pg_internal::IntArrayLiteral(dead_seqs))
         .Add(pg_internal::ArrayLiteral(dead_errors))
         .Add(ToUnixMillis(now));
-    HERALD_ASSIGN_OR_RETURN(ResultPtr res, Exec(conn, sql_.settle, p, "", kConflict));
+    HERALD_RETURN_IF_ERROR(PrepareHot(conn));
+    HERALD_ASSIGN_OR_RETURN(ResultPtr res, pg_internal::ExecPrepared(conn, kSettle, p, "",
+                                                                     kConflict));
     HERALD_ASSIGN_OR_RETURN(std::int64_t settled, Int64(res.get(), 0, 0));
+    cursor_.Settled(settlement);
     for (std::int64_t seq : settlement.published) claimed_.erase(seq);
     for (std::int64_t seq : retry_seqs) claimed_.erase(seq);
     for (std::int64_t seq : dead_seqs) claimed_.erase(seq);
@@ -416,9 +542,34 @@ class PostgresStoreImpl final : public PostgresStore {
     return OkStatus();
   }
 
+  // Before it sleeps, the relay takes the wake lock, so that inserts
+  // notify: 'acquired' means rows committed before it are visible now, so it
+  // returns at once for a last claim, and sleeps on the next call. With
+  // inserting transactions in progress ('busy') it looks again shortly; with
+  // another relay holding the lock ('sleeper') inserts notify already.
   Status DoWaitForWork(std::chrono::milliseconds timeout, const std::stop_token& stop) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
     HERALD_ASSIGN_OR_RETURN(PGconn * conn, conn_.Get());
+    if (stop.stop_requested()) return OkStatus();
+    if (leases_ != nullptr && !sleeping_) {
+      HERALD_RETURN_IF_ERROR(PrepareHot(conn));
+      Result<ResultPtr> gate = Exec(conn, sql_.may_sleep, Params(), "", kConflict);
+      if (!gate) {
+        conn_.Observe(gate.error());
+        return gate.error();
+      }
+      const std::string answer = pg_internal::Bytes(gate->get(), 0, 0);
+      if (answer == "acquired") {
+        sleeping_ = true;
+        return OkStatus();
+      }
+      if (answer == "busy") {
+        // Backs off while the same transactions stay open (one that inserted
+        // and then works for minutes must not cost a claim a millisecond).
+        timeout = std::min(timeout, kBusyWait * (1 << std::min(busy_waits_++, 10)));
+      }
+    }
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::stop_callback interrupt(stop, [this] { wake_.Notify(); });
     while (!stop.stop_requested()) {
       if (leases_ != nullptr && leases_->generation() != seen_generation_) return OkStatus();
       if (PQconsumeInput(conn) == 0) {
@@ -435,8 +586,12 @@ class PostgresStoreImpl final : public PostgresStore {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       if (left <= std::chrono::milliseconds::zero()) break;
-      pollfd fd{PQsocket(conn), POLLIN, 0};
-      ::poll(&fd, 1, static_cast<int>(std::min(left, kWaitSlice).count()));
+      // The generation is checked between slices: a partition taken over
+      // is claimed within one.
+      std::array<pollfd, 2> fds = {pollfd{PQsocket(conn), POLLIN, 0},
+                                   pollfd{wake_.fd(), POLLIN, 0}};
+      ::poll(fds.data(), fds.size(), static_cast<int>(std::min(left, kWaitSlice).count()));
+      wake_.Clear();
     }
     return OkStatus();
   }
@@ -535,6 +690,13 @@ class PostgresStoreImpl final : public PostgresStore {
   // it was claimed under: its settlement is fenced by them.
   std::unordered_map<std::int64_t, PartitionEpoch> claimed_;
   std::uint64_t seen_generation_ = 0;
+  store_internal::ClaimCursor cursor_;
+  // The connection generation whose session has the hot statements.
+  std::uint64_t prepared_generation_ = 0;
+  // This relay's session holds the wake lock (it is idle).
+  bool sleeping_ = false;
+  int busy_waits_ = 0;  // 'busy' answers since the last claim that found events
+  WakeFd wake_;
 };
 
 }  // namespace

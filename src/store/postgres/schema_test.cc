@@ -70,22 +70,69 @@ TEST_F(PgSchemaTest, ANewerSchemaIsRefused) {
 TEST_F(PgSchemaTest, MigrateUpgradesAVersionOneSchema) {
   Migrate();
   const std::string s = schema_;
+  // Back to version 1: its wake-up function and indexes.
   ASSERT_TRUE(Exec(admin_.get(), "UPDATE " + s + ".config SET version = 1"));
   ASSERT_TRUE(Exec(admin_.get(), "CREATE OR REPLACE FUNCTION " + s +
                                      ".wake() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
                                      "PERFORM pg_notify('" + pg_internal::WakeChannel(s) +
                                      "', ''); RETURN NULL; END $$"));
+  ASSERT_TRUE(Exec(admin_.get(), "DROP INDEX " + s + ".outbox_scheduled; DROP FUNCTION " + s +
+                                     ".relay_may_sleep(); CREATE INDEX outbox_claim ON " + s +
+                                     ".outbox (partition, seq); CREATE INDEX outbox_key_due ON " +
+                                     s + ".outbox (key, next_attempt_at)"));
   ASSERT_TRUE(Exec(admin_.get(), "SELECT " + s + ".enqueue('t', 'k', 'T', 'kept'::text)"));
   const std::string wake_def = "SELECT pg_get_functiondef('" + s + ".wake()'::regprocedure)";
   ASSERT_THAT(Text(wake_def), ::testing::Not(HasSubstr("herald.wake")));
+  std::unique_ptr<PostgresStore> store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  Status old = store->CheckSchema();
+  EXPECT_EQ(old.code(), Code::kFailedPrecondition);
+  EXPECT_THAT(old.message(), HasSubstr("older than this herald's"));
 
   postgres::MigrateOptions options;
   options.schema = s;
   ASSERT_TRUE(postgres::Migrate(admin_.get(), options).ok());
-  EXPECT_EQ(Int("SELECT version FROM " + s + ".config"), 2);
+  EXPECT_EQ(Int("SELECT version FROM " + s + ".config"), postgres::kSchemaVersion);
   EXPECT_EQ(Int("SELECT count(*) FROM " + s + ".config"), 1);
   EXPECT_THAT(Text(wake_def), HasSubstr("herald.wake"));
+  EXPECT_THAT(Text(wake_def), HasSubstr("pg_try_advisory_xact_lock_shared"));
+  EXPECT_EQ(Int("SELECT count(*) FROM pg_indexes WHERE schemaname = '" + s +
+                "' AND indexname IN ('outbox_claim', 'outbox_key_due')"),
+            0);
+  EXPECT_EQ(Int("SELECT count(*) FROM pg_indexes WHERE schemaname = '" + s +
+                "' AND indexname = 'outbox_scheduled'"),
+            1);
   EXPECT_EQ(Int("SELECT count(*) FROM " + s + ".outbox"), 1);
+  EXPECT_TRUE(store->CheckSchema().ok());
+}
+
+// A schema that lost a function, its trigger or an index is refused by
+// the relay with a line naming what is missing, and `herald migrate` makes
+// them again. One that lost a table is refused by both.
+TEST_F(PgSchemaTest, MissingObjectsAreNamedAndRepairedOrRefused) {
+  Migrate();
+  const std::string s = schema_;
+  std::unique_ptr<PostgresStore> store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(Exec(admin_.get(), "DROP TRIGGER outbox_wake ON " + s + ".outbox; DROP FUNCTION " +
+                                     s + ".relay_may_sleep(); DROP INDEX " + s +
+                                     ".outbox_scheduled"));
+  Status damaged = store->CheckSchema();
+  EXPECT_EQ(damaged.code(), Code::kFailedPrecondition);
+  EXPECT_THAT(damaged.message(), HasSubstr("index " + s + ".outbox_scheduled"));
+  EXPECT_THAT(damaged.message(), HasSubstr("function " + s + ".relay_may_sleep()"));
+  EXPECT_THAT(damaged.message(), HasSubstr("trigger outbox_wake on " + s + ".outbox"));
+  EXPECT_THAT(damaged.message(), HasSubstr("herald migrate"));
+  ASSERT_TRUE(store->Migrate().ok());
+  EXPECT_TRUE(store->CheckSchema().ok());
+
+  ASSERT_TRUE(Exec(admin_.get(), "DROP TABLE " + s + ".dead_letters"));
+  Status lost = store->CheckSchema();
+  EXPECT_EQ(lost.code(), Code::kFailedPrecondition);
+  EXPECT_THAT(lost.message(), HasSubstr("table " + s + ".dead_letters missing"));
+  Status migrate = store->Migrate();
+  EXPECT_EQ(migrate.code(), Code::kFailedPrecondition);
+  EXPECT_THAT(migrate.message(), HasSubstr("table " + s + ".dead_letters missing"));
 }
 
 TEST_F(PgSchemaTest, CheckSchemaNamesMigrateWhenThereIsNone) {

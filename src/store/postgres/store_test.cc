@@ -239,6 +239,8 @@ TEST_F(PgStoreTest, AWriterCanTurnTheWakeUpOffForItsSession) {
   RawConn listener = Connect();
   const std::string channel = herald::pg_internal::WakeChannel(schema_);
   Exec(listener.get(), "LISTEN " + channel);
+  // Asleep, as a relay with nothing to do is: inserts notify.
+  ASSERT_EQ(QueryText(listener.get(), "SELECT " + schema_ + ".relay_may_sleep()"), "acquired");
 
   RawConn quiet = Connect();
   Exec(quiet.get(), "SET herald.wake = off");

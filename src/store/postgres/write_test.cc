@@ -252,10 +252,14 @@ TEST_F(PgWriteTest, TheSqlFunctionKeepsAGivenIdAndRefusesItTwice) {
   PQclear(res);
 }
 
+// A relay that sleeps holds the wake lock (relay_may_sleep() answered
+// 'acquired'): then a transaction's inserting statements wake it once, at
+// commit.
 TEST_F(PgWriteTest, OneStatementWakesListenersOnceAtCommit) {
   RawConn listener = Connect();
   ASSERT_NE(listener, nullptr);
   ASSERT_TRUE(Exec(listener.get(), "LISTEN " + schema_ + "_wake"));
+  ASSERT_EQ(QueryText(listener.get(), "SELECT " + schema_ + ".relay_may_sleep()"), "acquired");
   std::vector<Event> events(20, Event());
   for (Event& e : events) e = Event::Make("t", "", "T", "{}");
   ASSERT_TRUE(Begin());
@@ -277,6 +281,31 @@ TEST_F(PgWriteTest, OneStatementWakesListenersOnceAtCommit) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_EQ(notifications, 1);
+}
+
+// With no relay asleep, nothing notifies: a busy relay claims anyway, and
+// commits do not queue on the notification lock. A relay that finds
+// inserting transactions open is told to look again ('busy'); once they are
+// done it may sleep.
+TEST_F(PgWriteTest, InsertsNotifyOnlyWhileARelaySleeps) {
+  RawConn listener = Connect();
+  ASSERT_NE(listener, nullptr);
+  ASSERT_TRUE(Exec(listener.get(), "LISTEN " + schema_ + "_wake"));
+  ASSERT_TRUE(Begin());
+  ASSERT_TRUE(postgres::Enqueue(app_.get(), Event::Make("t", "", "T", "{}"), WriteOptions()).ok());
+  EXPECT_EQ(QueryText(listener.get(), "SELECT " + schema_ + ".relay_may_sleep()"), "busy");
+  ASSERT_TRUE(Commit());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  Exec(listener.get(), "SELECT 1");
+  int notifications = 0;
+  while (PGnotify* n = PQnotifies(listener.get())) {
+    ++notifications;
+    PQfreemem(n);
+  }
+  EXPECT_EQ(notifications, 0);
+  EXPECT_EQ(QueryText(listener.get(), "SELECT " + schema_ + ".relay_may_sleep()"), "acquired");
+  RawConn other = Connect();
+  EXPECT_EQ(QueryText(other.get(), "SELECT " + schema_ + ".relay_may_sleep()"), "sleeper");
 }
 
 }  // namespace
