@@ -235,6 +235,8 @@ TEST_F(PostgresE2eTest, ThreeRelaysDrainABacklogThroughAKillAndARestart) {
 
   // Kill r2 mid-drain: its partitions wait for its lease to expire.
   ASSERT_TRUE(WaitUntil([&] { return watcher.lines() >= kEvents / 5; }, 60s, 1ms));
+  ASSERT_TRUE(WaitUntil([&] { return watcher.lines(file_of["r2"]) > 0; }, 60s, 1ms))
+      << "r2 published nothing";
   relays["r2"]->Signal(SIGKILL);
   EXPECT_EQ(relays["r2"]->Wait(10s).term_signal, SIGKILL);
   std::size_t at_kill = watcher.lines();
@@ -242,6 +244,8 @@ TEST_F(PostgresE2eTest, ThreeRelaysDrainABacklogThroughAKillAndARestart) {
 
   // Stop r1 gracefully, and start it again under a new name and sink.
   ASSERT_TRUE(WaitUntil([&] { return watcher.lines() >= at_kill + kEvents / 10; }, 60s, 1ms));
+  ASSERT_TRUE(WaitUntil([&] { return watcher.lines(file_of["r1"]) > 0; }, 60s, 1ms))
+      << "r1 published nothing";
   ExpectCleanExit(*relays["r1"], "r1");
   ASSERT_LT(watcher.lines(), manifest.ids.size()) << "the drain finished before the restart";
   start("r1-again");

@@ -350,6 +350,31 @@ TEST_P(RelayOrderTest, I3AFailingKeyHoldsBackOnlyItself) {
   EXPECT_GE(first_call[stuck[1].id], stuck_calls.back());
 }
 
+// An outage with the window full: the calls in flight come back
+// unavailable, their events are left pending below the claim cursor, and
+// each key's later events must still wait for them, however the claims
+// that follow read the table.
+TEST_P(RelayOrderTest, I3AnOutageWithAFullWindowKeepsKeyOrder) {
+  std::vector<Event> events = CommitEvents(4000, Keys(50), /*per_transaction=*/20);
+  ScriptedPublisher publisher({.keeps_key_order = GetParam()});
+  publisher.ConfirmOutOfOrder(seed_);
+  publisher.GoDown(6, 9);
+  publisher.GoDown(20, 24);
+  publisher.FailRandomly(0.02, seed_ + 1);
+
+  RelayOptions options = Options();
+  options.batch_size = 50;
+  options.max_in_flight_events = 1000;
+  ASSERT_TRUE(RunRelay(*store_, publisher, options).ok());
+
+  std::map<std::string, std::vector<EventId>> delivered = publisher.FirstDeliveryOrderByKey();
+  for (const auto& [key, ids] : EnqueueOrderByKey(events)) {
+    EXPECT_EQ(delivered[key], ids) << "key " << key;
+  }
+  EXPECT_EQ(publisher.DeliveredIds(), IdsOf(events));
+  EXPECT_EQ(StoreStats().pending, 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Publishers, RelayOrderTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& param) {
                            return param.param ? "KeepsKeyOrder" : "OneEventPerKeyInFlight";

@@ -8,13 +8,16 @@ ClaimCursor::Scan ClaimCursor::Begin(std::span<const std::int64_t> in_flight, Ti
                                      Steady::time_point steady) {
   // What the relay no longer names was left pending: it lies below the
   // cursor now, for a rescan to find.
+  // A rescan under way starts again from the start: read on from where it
+  // stopped, it would return a key's later rows before earlier ones left
+  // pending below it (against per-key order).
   if (!outstanding_.empty()) {
     std::unordered_set<std::int64_t> still;
     still.reserve(in_flight.size());
     for (std::int64_t seq : in_flight) {
       if (outstanding_.contains(seq)) still.insert(seq);
     }
-    if (still.size() < outstanding_.size() && !rescan_from_) rescan_from_ = 0;
+    if (still.size() < outstanding_.size()) rescan_from_ = 0;
     outstanding_.swap(still);
   }
   if (!rescan_from_) {

@@ -65,6 +65,19 @@ TEST_F(ClaimCursorTest, ARescanCutShortByTheLimitGoesOnWhereItStopped) {
   EXPECT_EQ(Claim({10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21}, {22, 23, 24}).after, 21);
 }
 
+TEST_F(ClaimCursorTest, EventsLeftPendingDuringARescanStartItAgainFromTheStart) {
+  Claim({}, {10, 11, 12});
+  Claim({10, 11, 12}, {13, 14, 15});
+  Claim({10, 11, 12, 13, 14, 15}, {16, 17, 18});
+  // 11, 12 and 13 left pending; the rescan is cut short at 13.
+  Claim({10, 14, 15, 16, 17, 18}, {11, 12, 13});
+  // Now 10 and 12 are left pending: going on after 13 would return 14's
+  // successors before them.
+  ClaimCursor::Scan scan = Claim({11, 13, 14, 15, 16, 17, 18}, {10, 12, 19});
+  EXPECT_EQ(scan.after, 0);
+  EXPECT_TRUE(scan.exclude);
+}
+
 TEST_F(ClaimCursorTest, AShortClaimMakesTheNextOneARescanForLateRows) {
   Claim({}, {1, 2, 3});
   Claim({1, 2, 3}, {5});  // caught up: 4 may commit late
