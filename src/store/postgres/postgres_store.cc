@@ -235,14 +235,17 @@ constexpr const char* kSettle = "herald_settle";
 // Session settings of the store's connection. Prepared statements get one
 // generic plan, made once: the same plan whatever the parameters, so a
 // claim's plan cannot change with the backlog (and the server does not plan
-// the hot statements again for every batch). No parallel workers: a claim
-// reads a few hundred rows, and starting workers costs more than that.
+// the hot statements again for every batch). No parallel workers and no JIT:
+// a claim reads a few hundred rows, and starting workers or compiling its
+// expressions (which a generic plan's estimates on a table without
+// statistics would trigger) costs ten times more than reading them.
 Status SetupStoreConnection(PGconn* conn, const std::string& schema,
                             std::chrono::milliseconds lock_timeout) {
   return pg_internal::ExecSimple(
       conn,
       fmt::format("SET lock_timeout = {}; SET idle_in_transaction_session_timeout = 60000; "
-                  "SET plan_cache_mode = force_generic_plan; SET max_parallel_workers_per_gather = 0; "
+                  "SET plan_cache_mode = force_generic_plan; "
+                  "SET max_parallel_workers_per_gather = 0; SET jit = off; "
                   "LISTEN {}",
                   std::max<std::int64_t>(lock_timeout.count(), 1),
                   pg_internal::WakeChannel(schema)),
