@@ -279,11 +279,11 @@ int main(int argc, char** argv) {
   const double batched = RawProduceRate(cluster, args, args.batch);
   const std::string per_batch = fmt::format("  ... raw waiting for each {} messages", args.batch);
   for (std::size_t window : {herald::RelayOptions{}.max_in_flight_events, args.batch}) {
-    const bool read_ahead = window != args.batch;
+    const bool windowed = window != args.batch;
     double relay = RelayRate(cluster, args, window);
     std::printf("%-52s %10.0f ev/s %10.0f ev/s %8.2f\n",
-                read_ahead ? "  store -> Kafka (raw: librdkafka, all in flight)"
-                           : "  store -> Kafka, read-ahead off (same raw)",
+                windowed ? "  store -> Kafka (raw: librdkafka, all in flight)"
+                           : "  store -> Kafka, one batch at a time (same raw)",
                 streaming, relay, relay / streaming);
     std::printf("%-52s %10.0f ev/s %10.0f ev/s %8.2f\n", per_batch.c_str(), batched, relay,
                 relay / batched);

@@ -368,8 +368,8 @@ int main(int argc, char** argv) {
   Check(file.has_value(), "open file publisher");
   herald::bench::ConfirmAtOncePublisher null_pub;
   for (std::size_t window : {herald::RelayOptions{}.max_in_flight_events, args.batch}) {
-    const bool read_ahead = window != args.batch;
-    const char* mode = read_ahead ? "" : ", one batch at a time";
+    const bool windowed = window != args.batch;
+    const char* mode = windowed ? "" : ", one batch at a time";
     double herald_file = RelayRate(args, **file, window);
     std::printf("%-58s %10.0f ev/s %10.0f ev/s %8.2f\n",
                 fmt::format("  PostgreSQL -> file: sink{}", mode).c_str(), raw, herald_file,
