@@ -9,7 +9,7 @@
 //   3. enqueue overhead: business transactions/s with and without the outbox
 //      insert in the same transaction.
 //
-//   pg_bench [--db URL] [--backlog N] [--batch N] [--payload BYTES]
+//   pg_bench [--db URL] [--backlog N] [--batch N] [--payload BYTES] [--analyze 1]
 //            [--rate EVENTS_PER_S] [--seconds S] [--app-threads N] [--transactions N]
 //            [--dir DIR]
 // URL defaults to $HERALD_TEST_PG_URL (scripts/pg.sh url). The bench works in
@@ -69,6 +69,7 @@ struct Args {
   long app_threads = 16;
   long transactions = 2000;
   std::string dir;
+  bool analyze = false;  // ANALYZE the filled outbox before each drain
 };
 
 // ---- libpq --------------------------------------------------------------------
@@ -132,6 +133,9 @@ herald::postgres::EnqueueOptions WriteOptions() {
   return options;
 }
 
+// What the planner knew of the outbox when the last drain started.
+std::string g_statistics;
+
 void FillBacklog(const Args& args) {
   FreshSchemas(args);
   Conn c(args.db);
@@ -145,7 +149,14 @@ void FillBacklog(const Args& args) {
       chunk.clear();
     }
   }
-  Exec(c.pg, fmt::format("VACUUM ANALYZE {}.outbox", kSchema));
+  // Production outboxes are refilled in bursts faster than autovacuum
+  // analyses them: by default the drain starts without statistics.
+  if (args.analyze) Exec(c.pg, fmt::format("VACUUM ANALYZE {}.outbox", kSchema));
+  const std::string tuples =
+      Value(c.pg, fmt::format("SELECT reltuples::int8 FROM pg_class WHERE oid = '{}.outbox'::regclass",
+                              kSchema));
+  g_statistics = tuples == "-1" ? "never analysed (reltuples -1)"
+                                : fmt::format("analysed (reltuples {})", tuples);
 }
 
 // ---- 1. throughput --------------------------------------------------------------
@@ -320,6 +331,7 @@ Args Parse(int argc, char** argv) {
     else if (f == "--app-threads") a.app_threads = std::atol(v);
     else if (f == "--transactions") a.transactions = std::atol(v);
     else if (f == "--dir") a.dir = v;
+    else if (f == "--analyze") a.analyze = std::string_view(v) == "1";
     else Check(false, fmt::format("unknown option {}", f));
   }
   Check(argc % 2 == 1, "options take values");
@@ -380,6 +392,8 @@ int main(int argc, char** argv) {
                 herald_null, herald_null / raw);
   }
   std::printf("  (baseline: a raw SQL drain loop, select / write / fsync / delete)\n");
+  std::printf("  (outbox statistics at the start of each drain: %s; --analyze 1 to analyse)\n",
+              g_statistics.c_str());
 
   std::printf("\n%-58s %14s %14s %8s\n",
               fmt::format("commit-to-published latency at {} ev/s", args.rate).c_str(), "p50",
