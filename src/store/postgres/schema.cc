@@ -14,8 +14,15 @@
 namespace herald::pg_internal {
 namespace {
 
-// Version 1. {s}: the schema; {p}: the partition count; {channel}: the
-// wake-up channel. Every object lives in the schema.
+// Version 1's tables and indexes. {s}: the schema; {p}: the partition
+// count. Every object lives in the schema.
+//
+// Every migration runs to the current version in one transaction, so no
+// schema is ever left at an older version by this code: the functions and
+// the trigger, which later versions changed, are made only once, in their
+// current form, by kCurrentObjects (which version 3's step runs). A schema
+// made at version 1 or 2 by an older herald has its own versions of them,
+// which that step replaces.
 constexpr const char* kSchemaV1 = R"sql(
 CREATE SCHEMA IF NOT EXISTS {s};
 
@@ -75,56 +82,6 @@ CREATE TABLE {s}.partitions (
   lease_until timestamptz
 );
 INSERT INTO {s}.partitions (partition) SELECT generate_series(0, {p} - 1);
-
--- A UUIDv7: 48 bits of Unix milliseconds from clock_timestamp(), version 7,
--- the rest random.
-CREATE FUNCTION {s}.uuid_v7() RETURNS uuid LANGUAGE sql VOLATILE AS $$
-  SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
-           PLACING substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint)
-                             FROM 3)
-           FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid
-$$;
-
-CREATE FUNCTION {s}.enqueue(topic text, key text, type text, payload bytea,
-                            content_type text DEFAULT 'application/json',
-                            headers jsonb DEFAULT '{{}}', event_id uuid DEFAULT NULL,
-                            created_at timestamptz DEFAULT NULL)
-RETURNS uuid LANGUAGE sql VOLATILE AS $$
-  INSERT INTO {s}.outbox (event_id, topic, key, type, payload, content_type, headers, created_at)
-  VALUES (COALESCE(event_id, {s}.uuid_v7()), topic, COALESCE(key, ''), COALESCE(type, ''),
-          payload, COALESCE(content_type, 'application/json'), COALESCE(headers, '{{}}'),
-          COALESCE(created_at, now()))
-  RETURNING event_id
-$$;
-
-CREATE FUNCTION {s}.enqueue(topic text, key text, type text, payload text,
-                            content_type text DEFAULT 'application/json',
-                            headers jsonb DEFAULT '{{}}', event_id uuid DEFAULT NULL,
-                            created_at timestamptz DEFAULT NULL)
-RETURNS uuid LANGUAGE sql VOLATILE AS $$
-  SELECT {s}.enqueue(topic, key, type, convert_to(payload, 'UTF8'), content_type, headers,
-                     event_id, created_at)
-$$;
-
-CREATE FUNCTION {s}.enqueue(topic text, key text, type text, payload jsonb,
-                            content_type text DEFAULT 'application/json',
-                            headers jsonb DEFAULT '{{}}', event_id uuid DEFAULT NULL,
-                            created_at timestamptz DEFAULT NULL)
-RETURNS uuid LANGUAGE sql VOLATILE AS $$
-  SELECT {s}.enqueue(topic, key, type, convert_to(payload::text, 'UTF8'), content_type, headers,
-                     event_id, created_at)
-$$;
-
--- One wake-up per inserting statement; PostgreSQL folds identical
--- notifications of one transaction into one, delivered at commit.
-CREATE FUNCTION {s}.wake() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM pg_notify('{channel}', '');
-  RETURN NULL;
-END
-$$;
-CREATE TRIGGER outbox_wake AFTER INSERT ON {s}.outbox
-  FOR EACH STATEMENT EXECUTE FUNCTION {s}.wake();
 )sql";
 
 // Version 2: a session (or transaction) may turn the wake-up off with
@@ -132,22 +89,17 @@ CREATE TRIGGER outbox_wake AFTER INSERT ON {s}.outbox
 // notification lock from before its commit record is flushed until it ends,
 // so concurrent notifying commits are flushed one at a time instead of in
 // groups; writers that commit at a high rate from many connections turn it
-// off and let relays poll (see docs/postgres.md).
+// off and let relays poll (see docs/postgres.md). The wake-up of
+// kCurrentObjects keeps that switch.
 constexpr const char* kSchemaV2 = R"sql(
-CREATE OR REPLACE FUNCTION {s}.wake() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF coalesce(current_setting('herald.wake', true), '') <> 'off' THEN
-    PERFORM pg_notify('{channel}', '');
-  END IF;
-  RETURN NULL;
-END
-$$;
 UPDATE {s}.config SET version = 2, applied_at = now();
 )sql";
 
 // The functions, the trigger and the index of the current version, in
-// their latest form. Idempotent: version 3's step runs it, and `herald
-// migrate` runs it again to repair a schema that lost one of them.
+// their latest form. Idempotent: version 3's step runs it (as must the step
+// of any later version that changes one of them), and `herald migrate` runs
+// it again to repair a
+// schema that lost one of them.
 //
 // The wake-up no longer makes every enqueueing commit take PostgreSQL's
 // notification lock (held through the commit's flush, so such commits are
@@ -254,7 +206,7 @@ std::string SchemaSql(std::string_view text, const std::string& schema, int part
       fmt::format(fmt::runtime(kCurrentObjects), fmt::arg("s", schema),
                   fmt::arg("channel", WakeChannel(schema)), fmt::arg("lock_class", kWakeLockClass));
   return fmt::format(fmt::runtime(text), fmt::arg("s", schema), fmt::arg("p", partitions),
-                     fmt::arg("channel", WakeChannel(schema)), fmt::arg("current", current));
+                     fmt::arg("current", current));
 }
 
 std::string StepSql(int step, const std::string& schema, int partitions) {
