@@ -100,43 +100,52 @@ Status MapError(PGconn* conn, const PGresult* res, std::string_view context, Cod
   return Status(code, WithContext(context, message));
 }
 
+namespace {
+
+// `res` if its command succeeded, otherwise the mapped error.
+Result<ResultPtr> Succeeded(PGconn* conn, ResultPtr res, std::string_view context,
+                            Code conflict_code) {
+  ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return res;
+  return std::unexpected(MapError(conn, res.get(), context, conflict_code));
+}
+
+}  // namespace
+
 Result<ResultPtr> Exec(PGconn* conn, std::string_view sql, const Params& params,
                        std::string_view context, Code conflict_code) {
   std::string text(sql);
   std::vector<const char*> values = params.Pointers();
-  ResultPtr res(PQexecParams(conn, text.c_str(), params.size(), nullptr, values.data(), nullptr,
-                             nullptr, /*resultFormat=*/1));
-  ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
-  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return res;
-  return std::unexpected(MapError(conn, res.get(), context, conflict_code));
+  return Succeeded(conn,
+                   ResultPtr(PQexecParams(conn, text.c_str(), params.size(), nullptr,
+                                          values.data(), nullptr, nullptr, /*resultFormat=*/1)),
+                   context, conflict_code);
 }
 
 Status Prepare(PGconn* conn, const std::string& name, std::string_view sql,
                std::string_view context, Code conflict_code) {
   std::string text(sql);
-  ResultPtr res(PQprepare(conn, name.c_str(), text.c_str(), 0, nullptr));
-  ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
-  if (st == PGRES_COMMAND_OK) return OkStatus();
-  return MapError(conn, res.get(), context, conflict_code);
+  Result<ResultPtr> res = Succeeded(
+      conn, ResultPtr(PQprepare(conn, name.c_str(), text.c_str(), 0, nullptr)), context,
+      conflict_code);
+  return res ? OkStatus() : res.error();
 }
 
 Result<ResultPtr> ExecPrepared(PGconn* conn, const std::string& name, const Params& params,
                                std::string_view context, Code conflict_code) {
   std::vector<const char*> values = params.Pointers();
-  ResultPtr res(PQexecPrepared(conn, name.c_str(), params.size(), values.data(), nullptr,
-                               nullptr, /*resultFormat=*/1));
-  ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
-  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return res;
-  return std::unexpected(MapError(conn, res.get(), context, conflict_code));
+  return Succeeded(conn,
+                   ResultPtr(PQexecPrepared(conn, name.c_str(), params.size(), values.data(),
+                                            nullptr, nullptr, /*resultFormat=*/1)),
+                   context, conflict_code);
 }
 
 Status ExecSimple(PGconn* conn, std::string_view sql, std::string_view context,
                   Code conflict_code) {
   std::string text(sql);
-  ResultPtr res(PQexec(conn, text.c_str()));
-  ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
-  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return OkStatus();
-  return MapError(conn, res.get(), context, conflict_code);
+  Result<ResultPtr> res =
+      Succeeded(conn, ResultPtr(PQexec(conn, text.c_str())), context, conflict_code);
+  return res ? OkStatus() : res.error();
 }
 
 bool IsNull(const PGresult* res, int row, int col) { return PQgetisnull(res, row, col) != 0; }
