@@ -1,21 +1,20 @@
 // herald dlq list|retry|purge: inspect and act on dead letters.
 #include <algorithm>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "core/json_text.h"
 #include "herald/clock.h"
 #include "herald/store.h"
 #include "publish/file/event_json.h"
 
 namespace herald::cli {
 namespace {
-
-using Json = nlohmann::ordered_json;
 
 constexpr std::size_t kDefaultListLimit = 100;
 
@@ -82,15 +81,17 @@ std::string OneLine(std::string text) {
 }
 
 void PrintJson(const std::vector<DeadLetter>& letters) {
-  Json out = Json::array();
+  std::string out = "[";
   for (const DeadLetter& d : letters) {
-    Json item = publish::EventJson(d.event);
-    item["attempts"] = d.attempts;
-    item["error"] = d.error;
-    item["failed_at"] = FormatRfc3339(d.failed_at);
-    out.push_back(std::move(item));
+    if (out.size() > 1) out.push_back(',');
+    std::string extra = fmt::format(",\"attempts\":{},\"error\":", d.attempts);
+    AppendJsonString(d.error, extra);
+    extra += ",\"failed_at\":";
+    AppendJsonString(FormatRfc3339(d.failed_at), extra);
+    publish::AppendEventJson(d.event, out, extra);
   }
-  fmt::print("{}\n", publish::DumpJsonLine(out));
+  out += "]\n";
+  std::fwrite(out.data(), 1, out.size(), stdout);
 }
 
 void PrintText(const std::vector<DeadLetter>& letters) {

@@ -1,39 +1,76 @@
 #include "publish/file/event_json.h"
 
-#include <utility>
+#include "core/json_text.h"
 
 namespace herald::publish {
 namespace {
 
-using Json = nlohmann::ordered_json;
-
-Json PayloadValue(const Event& event) {
-  if (IsJsonContentType(event.content_type)) {
-    Json parsed = Json::parse(event.payload, /*cb=*/nullptr, /*allow_exceptions=*/false);
-    if (!parsed.is_discarded()) return parsed;
-  }
-  return Json(event.payload);
+void AppendMember(std::string_view name, std::string_view value, std::string& out) {
+  out.push_back('"');
+  out.append(name);
+  out += "\":";
+  AppendJsonString(value, out);
 }
 
 }  // namespace
 
-Json EventJson(const Event& event) {
-  Json out = Json::object();
-  out["event_id"] = event.id.ToString();
-  out["topic"] = event.topic;
-  out["key"] = event.key;
-  out["type"] = event.type;
-  out["payload"] = PayloadValue(event);
-  out["content_type"] = event.content_type;
-  Json headers = Json::object();
-  for (const auto& [name, value] : event.headers) headers[name] = value;
-  out["headers"] = std::move(headers);
-  out["created_at"] = FormatRfc3339(event.created_at);
-  return out;
+void AppendBase64(std::string_view bytes, std::string& out) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  out.reserve(out.size() + (bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  auto at = [&](std::size_t k) { return static_cast<unsigned char>(bytes[k]); };
+  for (; i + 3 <= bytes.size(); i += 3) {
+    unsigned v = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
+    out.push_back(kAlphabet[(v >> 18) & 63]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.push_back(kAlphabet[(v >> 6) & 63]);
+    out.push_back(kAlphabet[v & 63]);
+  }
+  if (std::size_t left = bytes.size() - i; left > 0) {
+    unsigned v = at(i) << 16;
+    if (left == 2) v |= at(i + 1) << 8;
+    out.push_back(kAlphabet[(v >> 18) & 63]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.push_back(left == 2 ? kAlphabet[(v >> 6) & 63] : '=');
+    out.push_back('=');
+  }
 }
 
-std::string DumpJsonLine(const Json& value) {
-  return value.dump(-1, ' ', /*ensure_ascii=*/false, Json::error_handler_t::replace);
+void AppendEventJson(const Event& event, std::string& out, std::string_view extra_members) {
+  out += "{\"event_id\":\"";
+  out += event.id.ToString();
+  out += "\",";
+  AppendMember("topic", event.topic, out);
+  out.push_back(',');
+  AppendMember("key", event.key, out);
+  out.push_back(',');
+  AppendMember("type", event.type, out);
+  out += ",\"payload\":";
+  if (IsJsonContentType(event.content_type) && IsJson(event.payload)) {
+    AppendCompactJson(event.payload, out);
+  } else if (IsUtf8(event.payload)) {
+    AppendJsonString(event.payload, out);
+  } else {
+    out.push_back('"');
+    AppendBase64(event.payload, out);
+    out += "\",\"payload_encoding\":\"base64\"";
+  }
+  out.push_back(',');
+  AppendMember("content_type", event.content_type, out);
+  out += ",\"headers\":{";
+  bool first = true;
+  for (const auto& [name, value] : event.headers) {
+    if (!first) out.push_back(',');
+    first = false;
+    AppendJsonString(name, out);
+    out.push_back(':');
+    AppendJsonString(value, out);
+  }
+  out += "},";
+  AppendMember("created_at", FormatRfc3339(event.created_at), out);
+  out.append(extra_members);
+  out.push_back('}');
 }
 
 }  // namespace herald::publish

@@ -1,25 +1,33 @@
-// An Event as a JSON object, shared by the file sink and the command line.
-// Internal.
+// An Event as one JSON object, written as text: shared by the file sink and
+// the command line. Internal.
 #ifndef HERALD_PUBLISH_FILE_EVENT_JSON_H_
 #define HERALD_PUBLISH_FILE_EVENT_JSON_H_
 
 #include <string>
-
-#include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "herald/event.h"
 
 namespace herald::publish {
 
-// {"event_id", "topic", "key", "type", "payload", "content_type", "headers",
-// "created_at"} in this order. The payload is embedded as JSON when the
-// content type is a JSON type (IsJsonContentType) and it parses as JSON;
-// otherwise it is a string. created_at is RFC 3339 (FormatRfc3339).
-nlohmann::ordered_json EventJson(const Event& event);
+// Appends {"event_id", "topic", "key", "type", "payload"[, "payload_encoding"],
+// "content_type", "headers", "created_at"[, extra_members]} in this order, on
+// one line without spaces. The payload is:
+//   - its own bytes, with the whitespace between tokens removed, when the
+//     content type is a JSON type (IsJsonContentType) and it is JSON (any
+//     depth: nothing here recurses);
+//   - a JSON string when it is UTF-8 text;
+//   - otherwise a base64 string (RFC 4648, padded), with
+//     "payload_encoding":"base64" after it.
+// So every payload survives byte for byte. Topic, key, type, content type
+// and headers are strings; bytes in them that are not UTF-8 become U+FFFD.
+// created_at is RFC 3339 (FormatRfc3339). `extra_members` is inserted before
+// the closing brace as it is: empty, or members each preceded by a comma.
+// Never fails.
+void AppendEventJson(const Event& event, std::string& out, std::string_view extra_members = {});
 
-// `value` on one line, without spaces; bytes that are not UTF-8 become
-// U+FFFD. Never throws.
-std::string DumpJsonLine(const nlohmann::ordered_json& value);
+// Appends `bytes` in base64 (RFC 4648 section 4, with padding).
+void AppendBase64(std::string_view bytes, std::string& out);
 
 }  // namespace herald::publish
 

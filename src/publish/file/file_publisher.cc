@@ -29,7 +29,8 @@ bool IsRegularFile(int fd) {
 }  // namespace
 
 std::string FormatEventLine(const Event& event) {
-  std::string out = DumpJsonLine(EventJson(event));
+  std::string out;
+  AppendEventJson(event, out);
   out.push_back('\n');
   return out;
 }
@@ -98,7 +99,8 @@ int FilePublisher::WriteCall(std::span<const Event* const> events) {
   int err = 0;
   std::string chunk;
   for (const Event* event : events) {
-    chunk += FormatEventLine(*event);
+    AppendEventJson(*event, chunk);
+    chunk.push_back('\n');
     if (chunk.size() >= kChunkBytes) {
       err = WriteAll(chunk);
       chunk.clear();

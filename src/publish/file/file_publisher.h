@@ -6,8 +6,10 @@
 //    "payload":{...} or "text","content_type":"application/json",
 //    "headers":{"h":"v"},"created_at":"2026-11-29T18:17:24.123Z"}
 // The payload is embedded as JSON when the content type is a JSON type
-// (IsJsonContentType) and the payload parses as JSON; otherwise it is a JSON
-// string (bytes that are not UTF-8 are replaced by U+FFFD).
+// (IsJsonContentType) and the payload is JSON, at any depth; otherwise it is
+// a JSON string when it is UTF-8 text, or base64 followed by
+// "payload_encoding":"base64" when it is not: the bytes always survive (see
+// AppendEventJson).
 #ifndef HERALD_PUBLISH_FILE_FILE_PUBLISHER_H_
 #define HERALD_PUBLISH_FILE_FILE_PUBLISHER_H_
 
@@ -23,7 +25,7 @@
 
 namespace herald::publish {
 
-// DumpJsonLine(EventJson(event)) followed by a newline. Never fails.
+// AppendEventJson(event) followed by a newline. Never fails.
 std::string FormatEventLine(const Event& event);
 
 // Appends event lines to a file descriptor. Each Publish() call writes the

@@ -1,4 +1,5 @@
 #include "publish/file/file_publisher.h"
+#include "publish/file/event_json.h"
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -78,15 +79,48 @@ TEST(FormatEventLineTest, WritesHeadersAsAnObject) {
             Line("{}", "application/json", R"({"tenant":"t\"1","traceparent":"00-abc-01"})"));
 }
 
-TEST(FormatEventLineTest, ReplacesBytesThatAreNotUtf8) {
-  Event e = FixedEvent(std::string("a\xff"
-                                   "b"),
-                       "application/octet-stream");
+TEST(FormatEventLineTest, PayloadThatIsNotUtf8IsBase64AndSaysSo) {
+  Event e = FixedEvent(std::string("a\xff\0b", 4), "application/octet-stream");
   std::string line = FormatEventLine(e);
   auto parsed = nlohmann::json::parse(line);
-  EXPECT_EQ(parsed["payload"],
-            "a\xEF\xBF\xBD"
-            "b");
+  EXPECT_EQ(parsed["payload"], "Yf8AYg==");
+  EXPECT_EQ(parsed["payload_encoding"], "base64");
+  EXPECT_THAT(line, HasSubstr(R"("payload":"Yf8AYg==","payload_encoding":"base64","content_type")"));
+}
+
+TEST(FormatEventLineTest, Base64PadsEveryLength) {
+  std::string out;
+  for (std::string_view in : {"", "f", "fo", "foo", "foob", "fooba", "foobar"}) {
+    AppendBase64(in, out);
+    out.push_back(' ');
+  }
+  EXPECT_EQ(out, " Zg== Zm8= Zm9v Zm9vYg== Zm9vYmE= Zm9vYmFy ");  // RFC 4648 section 10
+}
+
+TEST(FormatEventLineTest, JsonPayloadKeepsItsOwnNumbers) {
+  Event e = FixedEvent("{\"amount\": 12.50, \"big\": 12345678901234567890123, \"e\": 1E2}");
+  EXPECT_EQ(FormatEventLine(e),
+            Line(R"({"amount":12.50,"big":12345678901234567890123,"e":1E2})", "application/json"));
+}
+
+// A payload nested far deeper than any parser's stack allows is written as it
+// is, and the line parses back (the relay once crashed on it, every start).
+TEST(FormatEventLineTest, DeeplyNestedJsonPayloadIsWrittenAsItIs) {
+  std::string deep = std::string(300000, '[') + std::string(300000, ']');
+  Event e = FixedEvent(deep);
+  EXPECT_EQ(FormatEventLine(e), Line(deep, "application/json"));
+  Event unbalanced = FixedEvent(std::string(300000, '{'));
+  std::string line = FormatEventLine(unbalanced);
+  EXPECT_EQ(nlohmann::json::parse(line)["payload"], unbalanced.payload);
+}
+
+TEST(FormatEventLineTest, ReplacesBytesThatAreNotUtf8InNamesAndHeaders) {
+  Event e = FixedEvent("{}");
+  e.type = "T\xff";
+  e.headers["h"] = "v\xfe";
+  auto parsed = nlohmann::json::parse(FormatEventLine(e));
+  EXPECT_EQ(parsed["type"], "T\xEF\xBF\xBD");
+  EXPECT_EQ(parsed["headers"]["h"], "v\xEF\xBF\xBD");
 }
 
 TEST(FormatEventLineTest, IsOneLineThatParsesBack) {
