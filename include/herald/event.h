@@ -77,9 +77,11 @@ struct Event {
   static Event Make(std::string topic, std::string key, std::string type, std::string payload);
 };
 
-// OK if `event` can be enqueued: a non-nil id, a non-empty topic, topic, key
-// and type of at most kMaxNameBytes without control characters, and a payload
-// of at most `max_payload_bytes`. InvalidArgument naming the field otherwise.
+// OK if `event` can be enqueued: a non-nil id; a non-empty topic and content
+// type; topic, key, type and content type of at most kMaxNameBytes of UTF-8
+// without control characters; header names non-empty and printable, names
+// and values UTF-8; a payload (any bytes) of at most `max_payload_bytes`.
+// InvalidArgument naming the field otherwise.
 Status Validate(const Event& event, std::size_t max_payload_bytes = kDefaultMaxPayloadBytes);
 
 // True for application/json and any "+json" type such as

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "core/json_text.h"
 #include "core/macros.h"
 #include "herald/event.h"
 #include "herald/store.h"
@@ -40,7 +42,7 @@ struct EnqueueFlags {
 Status CheckEvent(const Event& event) {
   HERALD_RETURN_IF_ERROR(Validate(event));
   if (!event.payload.empty() && IsJsonContentType(event.content_type) &&
-      !Json::accept(event.payload)) {
+      !IsJson(event.payload)) {
     return InvalidArgument(
         fmt::format("payload is not valid JSON but the content type is '{}'", event.content_type));
   }
@@ -66,6 +68,12 @@ Result<Event> EventFromFlags(const EnqueueFlags& flags) {
 
 // ---- many events from JSON lines -------------------------------------------
 
+std::string CompactJson(std::string_view json) {
+  std::string out;
+  AppendCompactJson(json, out);
+  return out;
+}
+
 Result<std::string> OptionalString(const Json& object, const char* field) {
   auto it = object.find(field);
   if (it == object.end()) return std::string();
@@ -76,9 +84,27 @@ Result<std::string> OptionalString(const Json& object, const char* field) {
 }
 
 Result<Event> EventFromJson(const std::string& text) {
+  // The parser does not recurse, but printing a value does: refuse depth
+  // before anything else looks at the line.
+  if (JsonDepth(text) > kMaxJsonDepth + 1) {
+    return std::unexpected(InvalidArgument(
+        fmt::format("the payload is nested deeper than {} levels", kMaxJsonDepth)));
+  }
+  if (!IsJson(text)) return std::unexpected(InvalidArgument("not valid JSON"));
   Json object = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (object.is_discarded()) return std::unexpected(InvalidArgument("not valid JSON"));
   if (!object.is_object()) return std::unexpected(InvalidArgument("not a JSON object"));
+  // The parser keeps the last of two equal keys without a word; a line that
+  // says two things is refused. The payload is taken as written, not
+  // printed again, so its numbers and key order are the writer's.
+  std::string_view payload_text;
+  std::set<std::string> seen;
+  for (const auto& [key_literal, value] : ObjectMembers(text)) {
+    std::string field = Json::parse(key_literal).get<std::string>();
+    if (!seen.insert(field).second) {
+      return std::unexpected(InvalidArgument(fmt::format("field \"{}\" is given twice", field)));
+    }
+    if (field == "payload") payload_text = value;
+  }
   for (const auto& [field, value] : object.items()) {
     if (field != "topic" && field != "key" && field != "type" && field != "payload" &&
         field != "content_type" && field != "headers") {
@@ -97,7 +123,7 @@ Result<Event> EventFromJson(const std::string& text) {
   const Json& payload = object["payload"];
   bool is_text = payload.is_string();
   Event event = Event::Make(std::move(topic), std::move(key), std::move(type),
-                            is_text ? payload.get<std::string>() : payload.dump());
+                            is_text ? payload.get<std::string>() : CompactJson(payload_text));
   if (!content_type.empty()) {
     event.content_type = std::move(content_type);
   } else {

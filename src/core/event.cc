@@ -1,5 +1,7 @@
 #include "herald/event.h"
 
+#include "core/json_text.h"
+
 #include <fmt/format.h>
 
 #include <atomic>
@@ -49,6 +51,7 @@ Status CheckName(std::string_view field, std::string_view value) {
   if (HasControlChars(value)) {
     return InvalidArgument(fmt::format("event {} contains control characters", field));
   }
+  if (!IsUtf8(value)) return InvalidArgument(fmt::format("event {} is not valid UTF-8", field));
   return OkStatus();
 }
 
@@ -147,6 +150,8 @@ Status Validate(const Event& event, std::size_t max_payload_bytes) {
   if (Status s = CheckName("topic", event.topic); !s.ok()) return s;
   if (Status s = CheckName("key", event.key); !s.ok()) return s;
   if (Status s = CheckName("type", event.type); !s.ok()) return s;
+  if (event.content_type.empty()) return InvalidArgument("event content type is empty");
+  if (Status s = CheckName("content type", event.content_type); !s.ok()) return s;
   if (event.payload.size() > max_payload_bytes) {
     return InvalidArgument(fmt::format("event payload is {} bytes; the limit is {}",
                                        event.payload.size(), max_payload_bytes));
@@ -154,6 +159,9 @@ Status Validate(const Event& event, std::size_t max_payload_bytes) {
   for (const auto& [name, value] : event.headers) {
     if (name.empty() || HasControlChars(name)) {
       return InvalidArgument(fmt::format("event header name '{}' is empty or not printable", name));
+    }
+    if (!IsUtf8(name) || !IsUtf8(value)) {
+      return InvalidArgument(fmt::format("event header '{}' is not valid UTF-8", name));
     }
   }
   return OkStatus();
