@@ -303,8 +303,58 @@ Status ApplyTomlOptions(Config& config, const toml::table& table, const std::str
   return OkStatus();
 }
 
+// The most parts a dotted TOML key may have (`a.b.c` has 3). toml++ builds
+// and frees the tables of a dotted key recursively, so a key of many
+// thousand parts would overflow the stack; no configuration needs more than
+// a few.
+constexpr std::size_t kMaxTomlKeyParts = 64;
+
+// Refuses a key with more than kMaxTomlKeyParts parts, before toml++ sees
+// the text. Counts the dots outside strings and comments between two of the
+// characters that end a key or a value (= , { } [ ] and newlines): a value
+// has at most a dot or two there, so this bounds every key's parts without
+// parsing TOML.
+Status CheckTomlKeyParts(std::string_view text, std::string_view path) {
+  std::size_t line = 1;
+  std::size_t dots = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '"' || c == '\'') {
+      const bool multi = text.substr(i, 3) == std::string(3, c);
+      const std::string_view close = multi ? text.substr(i, 3) : text.substr(i, 1);
+      std::size_t j = i + close.size();
+      while (j < text.size() && text.substr(j, close.size()) != close) {
+        if (text[j] == '\n') {
+          if (!multi) break;  // an unterminated string: toml++ reports it
+          ++line;
+        }
+        if (c == '"' && text[j] == '\\') ++j;  // an escape in a basic string
+        ++j;
+      }
+      i = std::min(text.size(), j + close.size()) - 1;
+      if (j < text.size() && text[j] == '\n') i = j - 1;
+      continue;
+    }
+    if (c == '#') {
+      while (i + 1 < text.size() && text[i + 1] != '\n') ++i;
+      continue;
+    }
+    if (c == '.') {
+      if (++dots >= kMaxTomlKeyParts) {
+        return InvalidArgument(fmt::format("{}:{}: a key has more than {} dotted parts", path,
+                                           line, kMaxTomlKeyParts));
+      }
+      continue;
+    }
+    if (std::string_view("=,{}[]\n").find(c) != std::string_view::npos) dots = 0;
+    if (c == '\n') ++line;
+  }
+  return OkStatus();
+}
+
 Status ApplyTomlFile(Config& config, const std::string& path) {
   HERALD_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  HERALD_RETURN_IF_ERROR(CheckTomlKeyParts(text, path));
   toml::table table;
   try {
     table = toml::parse(text, path);

@@ -296,6 +296,36 @@ TEST_F(ConfigTest, UnreadableOrMalformedFileIsAnError) {
   EXPECT_THAT(LoadError(), StartsWith(*line_.config_file + ":2:"));
 }
 
+// A dotted key of a given number of parts: "a.a.a".
+std::string DottedKey(int parts) {
+  std::string k = "a";
+  for (int i = 1; i < parts; ++i) k += ".a";
+  return k;
+}
+
+// A key of thousands of dotted parts made toml++ overflow the stack.
+TEST_F(ConfigTest, KeysOfTooManyDottedPartsAreRefusedAtTheirLine) {
+  for (const std::string& toml : {
+           "db = \"sqlite:x.db\"\n[" + DottedKey(50000) + "]\n",
+           "db = \"sqlite:x.db\"\n" + DottedKey(50000) + " = 1\n",
+           "db = \"sqlite:x.db\"\npublisher_options = {" + DottedKey(65) + " = 1}\n",
+       }) {
+    line_.config_file = WriteToml(toml);
+    EXPECT_EQ(LoadError(), *line_.config_file + ":2: a key has more than 64 dotted parts");
+  }
+}
+
+TEST_F(ConfigTest, DotsInStringsCommentsAndValuesAreNotKeyParts) {
+  const std::string dots(200, '.');
+  line_.config_file = WriteToml("# " + dots + "\ndb = \"sqlite:" + dots + "\"\n" +
+                                "log_level = '''\ninfo'''\n" + "[publisher_options]\n\"" + dots +
+                                "\" = 1.5 # " + dots + "\n" + DottedKey(64) + " = 2.5\n");
+  Result<Config> config = Load();
+  ASSERT_TRUE(config.has_value()) << config.error().ToString();
+  EXPECT_EQ(config->publisher_options.properties.at(dots), "1.5");
+  EXPECT_EQ(config->publisher_options.properties.at(DottedKey(64)), "2.5");
+}
+
 TEST_F(ConfigTest, BackoffMaxBelowInitialIsInconsistent) {
   line_.values["backoff_initial"] = "2s";
   line_.values["backoff_max"] = "1s";
