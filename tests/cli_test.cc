@@ -18,6 +18,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include "herald/clock.h"
 #include "herald/event.h"
@@ -395,6 +396,71 @@ TEST_F(CliTest, RelayDrainsToFileSinkExactly) {
   // One publisher, one relay: seq order is kept across batches.
   EXPECT_EQ(lines, expected);
   EXPECT_TRUE(Pending().empty());
+}
+
+// Runs `sql` on the SQLite database `name` of the test's directory, as an
+// application's own connection would.
+void ExecSql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  std::string message = error != nullptr ? error : "";
+  sqlite3_free(error);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK) << message;
+}
+
+// Nesting far deeper than any stack: a 300,000-deep JSON payload (600 KB,
+// under the size limit) written by plain SQL made the relay and dlq list
+// crash; deep JSON lines and TOML keys crashed enqueue and --config.
+TEST_F(CliTest, InputNestedDeeperThanAnyStackNeverCrashes) {
+  Migrate();
+  constexpr int kDepth = 300000;
+  const std::string deep = std::string(kDepth, '[') + std::string(kDepth, ']');
+  // Headers as deep as the schema's check (SQLite's json_valid) lets through.
+  const std::string deep_value = std::string(900, '[') + std::string(900, ']');
+  const std::string deep_headers = "{\"h\":" + deep_value + "}";
+  ExecSql(Path("app.db"),
+          "INSERT INTO herald_outbox (event_id, topic, key, type, payload, headers) VALUES "
+          "('0190b7a4-5e1c-7d2a-8f00-3b1c2d3e4f50', 't', 'k', 'Deep', '" +
+              deep + "', '" + deep_headers + "')");
+  ProcessResult relay = Herald({"relay", "--db", DbUrl(), "--publisher",
+                                "file:" + Path("out.jsonl"), "--exit-when-drained"});
+  ASSERT_EQ(relay.exit_code, 0) << relay.err;
+  std::vector<std::string> lines = test::ReadLines(Path("out.jsonl"));
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("\"payload\":" + deep + ","), std::string::npos);
+  EXPECT_NE(lines[0].find("\"headers\":{\"h\":" + Json(deep_value).dump() + "}"), std::string::npos);
+
+  ExecSql(Path("app.db"),
+          "INSERT INTO herald_outbox (event_id, topic, key, type, payload) VALUES "
+          "('0190b7a4-5e1c-7d2a-8f00-3b1c2d3e4f51', 't', 'k', 'Deep', '" +
+              deep + "')");
+  KillAllPending("rejected");
+  ProcessResult list = Herald({"dlq", "list", "--db", DbUrl(), "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find("\"payload\":" + deep + ","), std::string::npos);
+
+  const std::string before = test::ReadFile(Path("app.db"));
+  std::string jsonl_deep = WriteFile(
+      "deep.jsonl", "{\"topic\":\"t\",\"payload\":" + std::string(80000, '[') +
+                        std::string(80000, ']') + "}\n");
+  ExpectUsageError(Herald({"enqueue", "--db", DbUrl(), "--jsonl", jsonl_deep}),
+                   "nested deeper than 64 levels");
+  ExpectUsageError(Herald({"enqueue", "--db", DbUrl(), "--topic", "t", "--payload",
+                           std::string(65, '[') + std::string(65, ']')}),
+                   "nested deeper than 64 levels");
+  std::string toml_deep = Path("deep.toml");
+  {
+    std::ofstream toml(toml_deep);
+    toml << "[a";
+    for (int i = 0; i < 50000; ++i) toml << ".a";
+    toml << "]\n";
+  }
+  ExpectUsageError(Herald({"status", "--db", DbUrl(), "--config", toml_deep}),
+                   "more than 64 dotted parts");
+  EXPECT_EQ(test::ReadFile(Path("app.db")), before);
 }
 
 TEST_F(CliTest, DeadLettersListRetryPurge) {

@@ -38,13 +38,17 @@ struct EnqueueFlags {
 };
 
 // Checks what Validate() checks, and that a JSON content type has a JSON
-// payload (or none).
+// payload (or none) nested at most kMaxJsonDepth deep.
 Status CheckEvent(const Event& event) {
   HERALD_RETURN_IF_ERROR(Validate(event));
   if (!event.payload.empty() && IsJsonContentType(event.content_type) &&
       !IsJson(event.payload)) {
     return InvalidArgument(
         fmt::format("payload is not valid JSON but the content type is '{}'", event.content_type));
+  }
+  if (IsJsonContentType(event.content_type) && JsonDepth(event.payload) > kMaxJsonDepth) {
+    return InvalidArgument(
+        fmt::format("the payload is nested deeper than {} levels", kMaxJsonDepth));
   }
   return OkStatus();
 }
