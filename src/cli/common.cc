@@ -1,13 +1,30 @@
 #include "cli/common.h"
 
 #include <cstdio>
+#include <memory>
+#include <mutex>
 
 #include <fmt/format.h>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
+
+#include "core/secrets.h"
 
 namespace herald::cli {
 namespace {
+
+// Writes each formatted log line to standard error with its secrets masked,
+// whoever logged it (Herald, or a client library through Herald's logger).
+class MaskingStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t line;
+    formatter_->format(msg, line);
+    const std::string masked = MaskSecrets(std::string_view(line.data(), line.size()));
+    std::fwrite(masked.data(), 1, masked.size(), stderr);
+  }
+  void flush_() override { std::fflush(stderr); }
+};
 
 spdlog::level::level_enum SpdlogLevel(LogLevel level) {
   switch (level) {
@@ -76,7 +93,8 @@ Result<std::unique_ptr<Store>> OpenExistingStore(const Config& config) {
 }
 
 int Fail(const Status& status, int exit_code) {
-  std::string message = status.message().empty() ? status.ToString() : status.message();
+  std::string message =
+      MaskSecrets(status.message().empty() ? status.ToString() : status.message());
   for (char& c : message) {
     if (c == '\n' || c == '\r') c = ' ';
   }
@@ -98,7 +116,7 @@ int FailSetup(const Status& status) {
 }
 
 void InitLogging() {
-  auto logger = spdlog::stderr_logger_mt("herald");
+  auto logger = std::make_shared<spdlog::logger>("herald", std::make_shared<MaskingStderrSink>());
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::info);

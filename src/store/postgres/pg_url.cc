@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/secrets.h"
 #include "store/postgres/pg.h"
 #include "store/postgres/schema.h"
 
@@ -51,25 +52,6 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
   std::optional<long long> n = ParseInt(s);
   if (!n || *n < 0 || *n > 24LL * 3600 * 1000) return std::nullopt;
   return std::chrono::milliseconds(*n * scale);
-}
-
-std::string Redact(std::string_view url) {
-  std::string out(url);
-  std::size_t start = out.find("://");
-  if (start == std::string::npos) return out;
-  start += 3;
-  std::size_t at = out.find('@', start);
-  std::size_t slash = out.find('/', start);
-  if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
-    std::size_t colon = out.find(':', start);
-    if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
-  }
-  std::size_t pw = out.find("password=");
-  if (pw != std::string::npos) {
-    std::size_t end = out.find('&', pw);
-    out.replace(pw + 9, (end == std::string::npos ? out.size() : end) - pw - 9, "***");
-  }
-  return out;
 }
 
 // Applies Herald's parameter `key`=`value` to `url`. False if `key` is not
@@ -125,7 +107,7 @@ bool IsPgUrl(std::string_view url) {
 
 Result<PgUrl> ParsePgUrl(std::string_view url) {
   PgUrl out;
-  out.display = Redact(url);
+  out.display = MaskSecrets(url);
   auto fail = [&](const Status& s) {
     return std::unexpected(
         InvalidArgument(fmt::format("database URL '{}': {}", out.display, s.message())));
