@@ -463,6 +463,68 @@ TEST_F(CliTest, InputNestedDeeperThanAnyStackNeverCrashes) {
   EXPECT_EQ(test::ReadFile(Path("app.db")), before);
 }
 
+// No output of any command carries a password, whether the URL holding it
+// came from a flag, the environment or the config file, and whether the
+// command succeeded or failed.
+TEST_F(CliTest, NoCommandPrintsAPassword) {
+  Migrate();
+  const std::string secret = "Sup3rS3cretPw";
+  const std::string pg = "postgres://app:" + secret + "@127.0.0.1:1/orders?connect_timeout=1";
+  const std::string keywords = "host=127.0.0.1 port=1 user=app password=" + secret;
+  const std::string kafka = "kafka://app:" + secret + "@127.0.0.1:1";
+  const std::string option = "sasl.password=" + secret;
+  const std::string toml_db = WriteFile("db.toml", "db = \"" + pg + "\"\n");
+  const std::string toml_options = WriteFile(
+      "opts.toml", "[publisher_options]\n\"sasl.password\" = \"" + secret + "\"\n");
+
+  // Each command with the database named three ways.
+  const std::vector<std::vector<std::string>> commands = {
+      {"migrate"},
+      {"status"},
+      {"status", "--json"},
+      {"enqueue", "--topic", "t", "--payload", "{}"},
+      {"relay", "--publisher", "stdout:", "--exit-when-drained"},
+      {"dlq", "list"},
+      {"dlq", "list", "--json"},
+      {"dlq", "retry", "--all"},
+      {"dlq", "purge", "--all"},
+  };
+  std::vector<std::pair<std::vector<std::string>, Env>> runs;
+  for (const std::vector<std::string>& command : commands) {
+    for (const std::string& db : {pg, keywords}) {
+      std::vector<std::string> args = command;
+      args.insert(args.end(), {"--db", db, "--log-level", "trace"});
+      runs.emplace_back(args, Env{});
+      runs.emplace_back(command, Env{{"HERALD_DB", db}, {"HERALD_LOG_LEVEL", "trace"}});
+    }
+    std::vector<std::string> args = command;
+    args.insert(args.end(), {"--config", toml_db, "--log-level", "trace"});
+    runs.emplace_back(args, Env{});
+  }
+  // Secrets of the publisher, with a database that works.
+  for (const auto& extra : std::vector<std::vector<std::string>>{
+           {"--publisher", kafka},
+           {"--publisher", kafka, "--publisher-option", option},
+           {"--publisher", kafka, "--config", toml_options},
+           {"--publisher", "stdout:", "--publisher-option", option},
+           {"--publisher", "kafka://127.0.0.1:1", "--publisher-option", option},
+       }) {
+    std::vector<std::string> args = {"relay", "--db", DbUrl(), "--exit-when-drained",
+                                     "--log-level", "trace"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    runs.emplace_back(args, Env{});
+  }
+  runs.push_back({{"relay", "--db", DbUrl(), "--exit-when-drained"},
+                  Env{{"HERALD_PUBLISHER", kafka}, {"HERALD_PUBLISHER_OPTIONS", option}}});
+
+  for (const auto& [args, env] : runs) {
+    SCOPED_TRACE(fmt::format("herald {} (env: {})", fmt::join(args, " "), fmt::join(env, ", ")));
+    ProcessResult r = Herald(args, env);
+    EXPECT_EQ(r.out.find(secret), std::string::npos) << r.out;
+    EXPECT_EQ(r.err.find(secret), std::string::npos) << r.err;
+  }
+}
+
 TEST_F(CliTest, DeadLettersListRetryPurge) {
   Migrate();
   std::string file = WriteFile("e.jsonl", R"({"topic":"a","key":"k","type":"T","payload":{}})"
