@@ -71,9 +71,11 @@ CLI::Option* AddSettingOption(CLI::App* command, CommandLine* line, std::string_
 
 CLI::Option* AddSettingFlag(CLI::App* command, CommandLine* line, std::string_view key,
                             std::string help) {
-  return command->add_flag_function(
-      FlagName(key), [line, k = std::string(key)](std::int64_t) { line->values[k] = "true"; },
-      std::move(help));
+  // "--flag" is "true"; "--flag=VALUE" is VALUE, read as any other boolean
+  // setting (so --flag=no is false and --flag=maybe an error).
+  return command->add_flag(FlagName(key))
+      ->description(std::move(help))
+      ->each([line, k = std::string(key)](const std::string& value) { line->values[k] = value; });
 }
 
 Result<Config> ResolveConfig(const CommandLine& line) {

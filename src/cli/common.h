@@ -41,7 +41,8 @@ void AddCommonOptions(CLI::App* command, CommandLine* line);
 CLI::Option* AddSettingOption(CLI::App* command, CommandLine* line, std::string_view key,
                               std::string_view value_name, std::string help);
 
-// Adds the flag "--<key with dashes>" for the boolean setting `key`.
+// Adds the flag "--<key with dashes>" for the boolean setting `key`: alone
+// it means true; "--flag=no" (any spelling of a boolean) gives the value.
 CLI::Option* AddSettingFlag(CLI::App* command, CommandLine* line, std::string_view key,
                             std::string help);
 

@@ -332,8 +332,44 @@ TEST_F(ConfigTest, BackoffMaxBelowInitialIsInconsistent) {
   EXPECT_EQ(LoadError(), "backoff_max (1000ms) is below backoff_initial (2000ms)");
   line_.values["backoff_max"] = "2s";
   EXPECT_TRUE(Load().has_value());
-  line_.values["poll_interval"] = "0";
-  EXPECT_EQ(LoadError(), "poll_interval must be at least 1ms");
+}
+
+// 2562048h made an idle relay spin: a deadline that far ahead overflowed.
+TEST_F(ConfigTest, DurationsOutsideTheirRangeAreRejected) {
+  struct Case {
+    const char* key;
+    const char* value;
+    const char* range;
+  };
+  for (const Case& c : {
+           Case{"poll_interval", "0", "from 1ms to 1h"},
+           Case{"poll_interval", "61m", "from 1ms to 1h"},
+           Case{"poll_interval", "2562048h", "from 1ms to 1h"},
+           Case{"poll_interval", "9223372036854775807ms", "from 1ms to 1h"},
+           Case{"backoff_initial", "0ms", "from 1ms to 24h"},
+           Case{"backoff_max", "25h", "from 1ms to 24h"},
+       }) {
+    line_.values.clear();
+    line_.values[c.key] = c.value;
+    EXPECT_THAT(LoadError(), AllOf(StartsWith(FlagName(c.key) + ": '" + c.value + "'"),
+                                   HasSubstr(c.range)));
+  }
+  line_.values.clear();
+  line_.values["poll_interval"] = "1h";
+  line_.values["backoff_max"] = "24h";
+  ASSERT_TRUE(Load().has_value());
+  EXPECT_EQ(Load()->relay.poll_interval, std::chrono::hours(1));
+}
+
+TEST_F(ConfigTest, FlagValuesAreReadAsBooleans) {
+  line_.values["exit_when_drained"] = "no";
+  line_.values["standby"] = "yes";
+  Result<Config> config = Load();
+  ASSERT_TRUE(config.has_value());
+  EXPECT_FALSE(config->relay.exit_when_drained);
+  EXPECT_TRUE(config->relay.standby);
+  line_.values["standby"] = "maybe";
+  EXPECT_THAT(LoadError(), StartsWith("--standby: 'maybe' is not a boolean"));
 }
 
 TEST_F(ConfigTest, RequireNamesAllThreeSources) {
