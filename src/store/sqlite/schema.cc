@@ -143,6 +143,8 @@ Status MigrateSchema(sqlite3* db) {
   return tx.Commit();
 }
 
+Result<bool> HasSchema(sqlite3* db) { return TableExists(db, "herald_schema"); }
+
 Status CheckSchema(sqlite3* db) {
   HERALD_ASSIGN_OR_RETURN(int version, SchemaVersion(db));
   if (version > sqlite::kSchemaVersion) return NewerSchemaError(version);
