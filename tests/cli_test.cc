@@ -534,6 +534,33 @@ TEST_F(CliTest, NoCommandPrintsAPassword) {
   }
 }
 
+// Commands on a database that is not Herald's answer exit 2 and change
+// nothing: opening once switched such a file to WAL for good and made an
+// empty file a 4,096-byte database.
+TEST_F(CliTest, CommandsLeaveADatabaseWithoutTheSchemaAsItWas) {
+  ExecSql(Path("app.db"), "CREATE TABLE accounts (id TEXT PRIMARY KEY)");
+  std::ofstream(Path("zero.db")).close();
+  const std::string before = test::ReadFile(Path("app.db"));
+  for (const char* name : {"app.db", "zero.db"}) {
+    for (const std::vector<std::string>& command : std::vector<std::vector<std::string>>{
+             {"status"},
+             {"dlq", "list"},
+             {"dlq", "purge", "--all"},
+             {"dlq", "retry", "--all"},
+             {"relay", "--publisher", "stdout:", "--exit-when-drained"},
+             {"enqueue", "--topic", "t", "--payload", "{}"},
+         }) {
+      std::vector<std::string> args = command;
+      args.insert(args.end(), {"--db", DbUrl(name)});
+      SCOPED_TRACE(fmt::format("herald {}", fmt::join(args, " ")));
+      ExpectUsageError(Herald(args), "herald migrate");
+      EXPECT_EQ(test::ReadFile(Path("app.db")), before);
+      EXPECT_EQ(fs::file_size(Path("zero.db")), 0u);
+      EXPECT_FALSE(fs::exists(Path("app.db-wal")));
+    }
+  }
+}
+
 TEST_F(CliTest, DeadLettersListRetryPurge) {
   Migrate();
   std::string file = WriteFile("e.jsonl", R"({"topic":"a","key":"k","type":"T","payload":{}})"

@@ -84,10 +84,11 @@ Result<Config> ResolveConfig(const CommandLine& line) {
   return config;
 }
 
-Result<std::unique_ptr<Store>> OpenExistingStore(const Config& config) {
+Result<std::unique_ptr<Store>> OpenExistingStore(const Config& config, Access access) {
   if (Status s = Require(config, "db"); !s.ok()) return std::unexpected(s);
   StoreOptions options;
   options.create_if_missing = false;
+  options.read_only = access == Access::kRead;
   Result<std::unique_ptr<Store>> store = OpenStore(config.db, options);
   if (!store) return store;
   if (Status s = (*store)->CheckSchema(); !s.ok()) return std::unexpected(s);

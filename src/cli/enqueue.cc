@@ -200,7 +200,7 @@ int RunEnqueue(const EnqueueFlags& flags) {
   }
   Result<Config> config = ResolveConfig(flags.line);
   if (!config) return FailSetup(config.error());
-  Result<std::unique_ptr<Store>> store = OpenExistingStore(*config);
+  Result<std::unique_ptr<Store>> store = OpenExistingStore(*config, Access::kWrite);
   if (!store) return FailSetup(store.error());
   if (!events.empty()) {
     if (Status s = (*store)->Enqueue(events); !s.ok()) return Fail(s, kExitFailure);

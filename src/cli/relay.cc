@@ -89,7 +89,7 @@ int RunRelay(const CommandLine& line) {
   if (!config) return FailSetup(config.error());
   if (Status s = Require(*config, "db"); !s.ok()) return FailSetup(s);
   if (Status s = Require(*config, "publisher"); !s.ok()) return FailSetup(s);
-  Result<std::unique_ptr<Store>> store = OpenExistingStore(*config);
+  Result<std::unique_ptr<Store>> store = OpenExistingStore(*config, Access::kWrite);
   if (!store) return FailSetup(store.error());
   Result<std::unique_ptr<Publisher>> publisher =
       OpenPublisher(config->publisher, config->publisher_options);
