@@ -5,6 +5,8 @@
 
 #include <charconv>
 #include <optional>
+#include <set>
+#include <string_view>
 #include <vector>
 
 #include "core/secrets.h"
@@ -90,8 +92,24 @@ Status CheckWithLibpq(const std::string& conninfo) {
   char* error = nullptr;
   PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
   if (options != nullptr) {
+    // libpq takes any port text here and fails only when it connects.
+    Status port_ok = OkStatus();
+    for (PQconninfoOption* o = options; o->keyword != nullptr && port_ok.ok(); ++o) {
+      if (std::string_view(o->keyword) != "port" || o->val == nullptr) continue;
+      std::string_view ports = o->val;
+      while (port_ok.ok()) {
+        std::size_t comma = ports.find(',');
+        std::string_view port = ports.substr(0, comma);
+        std::optional<long long> n = ParseInt(port);
+        if (!port.empty() && (!n || *n < 1 || *n > 65535)) {
+          port_ok = InvalidArgument(fmt::format("port '{}' is not from 1 to 65535", port));
+        }
+        if (comma == std::string_view::npos) break;
+        ports.remove_prefix(comma + 1);
+      }
+    }
     PQconninfoFree(options);
-    return OkStatus();
+    return port_ok;
   }
   std::string message = error != nullptr ? error : "out of memory";
   PQfreemem(error);
@@ -118,6 +136,7 @@ Result<PgUrl> ParsePgUrl(std::string_view url) {
   std::size_t q = url.find('?');
   std::string base(url.substr(0, q));
   std::vector<std::string> kept;
+  std::set<std::string_view> seen;
   if (q != std::string_view::npos) {
     std::string_view query = url.substr(q + 1);
     while (!query.empty()) {
@@ -128,6 +147,10 @@ Result<PgUrl> ParsePgUrl(std::string_view url) {
       std::size_t eq = item.find('=');
       if (eq == std::string_view::npos || eq == 0) {
         return fail(InvalidArgument(fmt::format("query parameter '{}' is not name=value", item)));
+      }
+      if (!seen.emplace(item.substr(0, eq)).second) {
+        return fail(InvalidArgument(
+            fmt::format("query parameter '{}' is given twice", item.substr(0, eq))));
       }
       std::optional<std::string> value = PercentDecode(item.substr(eq + 1));
       if (!value) {
