@@ -437,9 +437,17 @@ class SqliteStore final : public Store {
   store_internal::ClaimCursor cursor_;
 };
 
-Status CheckExists(const std::string& path) {
+// OK for an existing file that is not a directory; NotFound for a missing
+// one unless `missing_ok`.
+Status CheckPath(const std::string& path, bool missing_ok) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) == 0) return OkStatus();
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      return InvalidArgument(fmt::format("database '{}' is a directory, not a file", path));
+    }
+    return OkStatus();
+  }
+  if (errno == ENOENT && missing_ok) return OkStatus();
   if (errno == ENOENT) return NotFound(fmt::format("database file '{}' does not exist", path));
   return Unavailable(fmt::format("cannot stat database file '{}': {}", path, std::strerror(errno)));
 }
@@ -459,9 +467,7 @@ Status Configure(sqlite3* db, const StoreOptions& options) {
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(std::string path, const StoreOptions& options) {
   if (path.empty()) return std::unexpected(InvalidArgument("empty SQLite database path"));
-  if (!options.create_if_missing) {
-    if (Status s = CheckExists(path); !s.ok()) return std::unexpected(s);
-  }
+  if (Status s = CheckPath(path, options.create_if_missing); !s.ok()) return std::unexpected(s);
   int flags = options.read_only ? SQLITE_OPEN_READONLY
                                 : SQLITE_OPEN_READWRITE |
                                       (options.create_if_missing ? SQLITE_OPEN_CREATE : 0);
