@@ -151,7 +151,7 @@ Status SetLogLevel(Config& c, std::string_view text, std::string_view origin) {
 }
 
 // The one table of settings: name, TOML kind and how a text value is applied.
-const std::array<Setting, 13> kSettings = {{
+const std::array<Setting, 14> kSettings = {{
     {"db", Kind::kText,
      [](Config& c, std::string_view t, std::string_view) {
        c.db = t;
@@ -211,6 +211,8 @@ const std::array<Setting, 13> kSettings = {{
      [](Config& c, std::string_view t, std::string_view o) {
        return SetBool(c.relay.exit_when_drained, t, o);
      }},
+    {"fail_fast", Kind::kBool,
+     [](Config& c, std::string_view t, std::string_view o) { return SetBool(c.fail_fast, t, o); }},
 }};
 
 const Setting* FindSetting(std::string_view key) {
