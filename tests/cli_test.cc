@@ -155,6 +155,7 @@ TEST_F(CliTest, BadInputExitsTwoWithOneLineAndTouchesNothing) {
   }
   std::string empty_before = test::ReadFile(Path("empty.db"));
   std::string bad_key_toml = WriteFile("bad.toml", "db = \"x\"\nbach_size = 3\n");
+  fs::create_directory(Path("dir.db"));
 
   const std::vector<BadCase> cases = {
       {{}, {}, "missing command"},
@@ -209,6 +210,15 @@ TEST_F(CliTest, BadInputExitsTwoWithOneLineAndTouchesNothing) {
       {{"enqueue", "--db", "{db}", "--topic", "", "--payload", "{}"}, {}, "topic"},
       {{"enqueue", "--db", "{db}", "--jsonl", "{dir}/none.jsonl"}, {}, "none.jsonl"},
       {{"enqueue", "--db", "{db}", "--jsonl", "x.jsonl", "--topic", "t"}, {}, "--topic"},
+      {{"status", "--db", "sqlite:{dir}/dir.db"}, {}, "is a directory"},
+      {{"status", "--db", "postgres://u@127.0.0.1:99999/db"}, {}, "port '99999'"},
+      {{"status", "--db", "postgres://u@h/db?schema=a&schema=b"}, {}, "given twice"},
+      {{"frob"}, {}, "unknown command 'frob'"},
+      {{"dlq", "frob"}, {}, "unknown dlq command 'frob' (list, retry, purge)"},
+      {{"dlq", "list", "--db", "{db}", "extra"}, {}, "unexpected argument 'extra'"},
+      {{"enqueue", "--db", "{db}", "--topic", "t", "--header", "a=\xff"}, {}, "UTF-8"},
+      {{"enqueue", "--db", "{db}", "--topic", "\xff", "--payload", "{}"}, {}, "UTF-8"},
+      {{"enqueue", "--db", "{db}", "--topic", "t", "--content-type", ""}, {}, "content type"},
       {{"migrate", "--db", "sqlite:"}, {}, "sqlite:"},
       {{"migrate", "--db", "nosuch:{dir}/x.db"}, {}, "nosuch"},
   };
