@@ -20,6 +20,8 @@ using std::chrono::milliseconds;
 constexpr int64_t kStallWaitMillis = 50;
 // On destruction: what outstanding acks get on top of the ack timeout.
 constexpr milliseconds kCloseSlack{1000};
+// Subjects remembered as refused by the server's permissions, at most.
+constexpr std::size_t kMaxDeniedSubjects = 1024;
 
 // What went wrong with one message.
 enum class Failure {
@@ -82,9 +84,17 @@ void OnReconnected(natsConnection* nc, void* /*closure*/) {
 
 void OnClosed(natsConnection* /*nc*/, void* /*closure*/) { spdlog::info("nats: connection closed"); }
 
-void OnAsyncError(natsConnection* /*nc*/, natsSubscription* /*sub*/, natsStatus err,
-                  void* /*closure*/) {
-  spdlog::warn("nats: {}", natsStatus_GetText(err));
+// The subject of a publish permissions violation, as the server words it:
+// `Permissions Violation for Publish to "orders.eu"`. Empty for other errors.
+std::string DeniedSubject(std::string_view error) {
+  constexpr std::string_view kMarker = "Permissions Violation for Publish to";
+  std::size_t at = error.find(kMarker);
+  if (at == std::string_view::npos) return {};
+  std::size_t open = error.find('"', at + kMarker.size());
+  if (open == std::string_view::npos) return {};
+  std::size_t close = error.find('"', open + 1);
+  if (close == std::string_view::npos) return {};
+  return std::string(error.substr(open + 1, close - open - 1));
 }
 
 }  // namespace
@@ -229,7 +239,9 @@ Status NatsPublisher::Connect() {
   if (s.ok()) s = check(natsOptions_SetDisconnectedCB(opts, OnDisconnected, nullptr), "callback");
   if (s.ok()) s = check(natsOptions_SetReconnectedCB(opts, OnReconnected, nullptr), "callback");
   if (s.ok()) s = check(natsOptions_SetClosedCB(opts, OnClosed, nullptr), "callback");
-  if (s.ok()) s = check(natsOptions_SetErrorHandler(opts, OnAsyncError, nullptr), "callback");
+  if (s.ok()) {
+    s = check(natsOptions_SetErrorHandler(opts, &NatsPublisher::OnAsyncError, this), "callback");
+  }
   if (!s.ok()) return s;
 
   natsStatus st = natsConnection_Connect(&nc_, opts);
@@ -257,30 +269,45 @@ Status NatsPublisher::Connect() {
   return OkStatus();
 }
 
-NatsPublisher::~NatsPublisher() {
+NatsPublisher::~NatsPublisher() { CloseConnection(); }
+
+void NatsPublisher::CloseConnection() {
   if (js_ != nullptr) {
     if (!WaitForCalls(config_.ack_timeout + kCloseSlack)) {
-      // Whatever is still waiting for its ack is handed back.
+      // Whatever still waits for its ack is handed back (the acks of a
+      // closed connection never come).
       natsMsgList pending{};
       if (js_PublishAsyncGetPendingList(&pending, js_) == NATS_OK) {
         for (int i = 0; i < pending.Count; ++i) {
           Ref ref = Take(pending.Msgs[i]);
           if (ref.call != nullptr) {
             ref.call->Failed(ref.index, Failure::kTransient,
-                             "nats publisher closed before the JetStream ack came");
+                             "nats connection closed before the JetStream ack came");
           }
         }
         natsMsgList_Destroy(&pending);
       }
       if (!WaitForCalls(kCloseSlack)) {
-        spdlog::error("nats publisher closed with calls still waiting for acks");
+        spdlog::error("nats connection closed with calls still waiting for acks");
       }
     }
     jsCtx_Destroy(js_);
+    js_ = nullptr;
   }
   if (nc_ != nullptr) {
     natsConnection_Close(nc_);
     natsConnection_Destroy(nc_);
+    nc_ = nullptr;
+  }
+}
+
+void NatsPublisher::Rebuild() {
+  spdlog::warn("nats: the connection was closed; making a new one");
+  CloseConnection();
+  rebuilds_.fetch_add(1);
+  stream_ready_ = false;
+  if (Status s = Connect(); !s.ok()) {
+    spdlog::error("nats: no new connection: {}", s.ToString());
   }
 }
 
@@ -328,6 +355,9 @@ void NatsPublisher::EnsureStream() {
 
 void NatsPublisher::Publish(std::span<const Event> events, DeliveryCallback on_delivery) {
   if (events.empty()) return;
+  // cnats gives a connection up for good on a repeated authentication
+  // error or an unknown protocol error; every other outage it rides out.
+  if (nc_ == nullptr || natsConnection_Status(nc_) == NATS_CONN_STATUS_CLOSED) Rebuild();
   EnsureStream();
   CallStarted();
   auto* call = new Call(*this, events.size(), std::move(on_delivery));
@@ -443,7 +473,12 @@ void NatsPublisher::HandleAck(natsMsg* msg, const jsPubAck* ack, const jsPubAckE
   const std::string_view text =
       error != nullptr && error->ErrText != nullptr ? error->ErrText : "unknown error";
   const natsStatus err = error != nullptr ? error->Err : NATS_ERR;
-  if (err == NATS_TIMEOUT) {
+  if (err == NATS_TIMEOUT && WasDenied(subject)) {
+    // The server refused the publish (no ack ever comes for it).
+    ref.call->Failed(ref.index, Failure::kPermanent,
+                     fmt::format("not authorised: Permissions Violation for Publish to '{}'",
+                                 subject));
+  } else if (err == NATS_TIMEOUT) {
     ref.call->Failed(ref.index, Failure::kUnreachable,
                      fmt::format("no JetStream ack within {} ms, subject '{}'",
                                  config_.ack_timeout.count(), subject));
@@ -464,6 +499,33 @@ void NatsPublisher::HandleAck(natsMsg* msg, const jsPubAck* ack, const jsPubAckE
     ref.call->Failed(ref.index, Failure::kTransient,
                      fmt::format("JetStream publish: {}, subject '{}'", text, subject));
   }
+}
+
+void NatsPublisher::OnAsyncError(natsConnection* nc, natsSubscription* /*sub*/, natsStatus err,
+                                 void* closure) {
+  const char* text = nullptr;
+  natsConnection_GetLastError(nc, &text);
+  const std::string_view error = text != nullptr ? text : "";
+  if (err == NATS_NOT_PERMITTED) {
+    if (std::string subject = DeniedSubject(error); !subject.empty()) {
+      static_cast<NatsPublisher*>(closure)->Denied(std::move(subject));
+    }
+  }
+  spdlog::warn("nats: {}{}{}", natsStatus_GetText(err), error.empty() ? "" : ": ", error);
+}
+
+void NatsPublisher::Denied(std::string subject) {
+  std::lock_guard<std::mutex> lock(denied_mu_);
+  if (denied_.size() > kMaxDeniedSubjects) denied_.clear();
+  denied_[std::move(subject)] = std::chrono::steady_clock::now();
+}
+
+bool NatsPublisher::WasDenied(std::string_view subject) {
+  std::lock_guard<std::mutex> lock(denied_mu_);
+  auto it = denied_.find(std::string(subject));
+  if (it == denied_.end()) return false;
+  // Only a refusal seen since the message could have been sent counts.
+  return std::chrono::steady_clock::now() - it->second < 2 * config_.ack_timeout + kCloseSlack;
 }
 
 void NatsPublisher::CallStarted() {

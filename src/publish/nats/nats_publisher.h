@@ -12,11 +12,13 @@
 // waiting for their acks. An event is kPublished only when its JetStream
 // ack arrives (also when the ack says the server dropped it as a duplicate:
 // the stream holds it). No stream for the subject (no responders), or the
-// stream refusing the message (too large, limits, sealed...) -> kRejected
-// with the server's reason; no ack within herald.ack_timeout_ms, or no
+// stream refusing the message (too large, limits, sealed...), or the
+// server's permissions refusing the publish -> kRejected with the server's
+// reason; no ack within herald.ack_timeout_ms, or no
 // connection -> kUnavailable when the call as a whole met no server (or the
 // connection is down now), else kRetry; anything else -> kRetry. cnats
-// reconnects by itself, forever. See docs/nats.md.
+// reconnects by itself, forever; a connection it gives up (credentials
+// refused twice) is made anew by the next Publish(). See docs/nats.md.
 #ifndef HERALD_PUBLISH_NATS_NATS_PUBLISHER_H_
 #define HERALD_PUBLISH_NATS_NATS_PUBLISHER_H_
 
@@ -32,6 +34,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include <nats/status.h>  // natsStatus, for the error callback's signature
+
 #include "herald/event.h"
 #include "herald/publisher.h"
 #include "herald/status.h"
@@ -40,6 +44,7 @@
 
 typedef struct __natsConnection natsConnection;
 typedef struct __natsMsg natsMsg;
+typedef struct __natsSubscription natsSubscription;
 typedef struct __jsCtx jsCtx;
 typedef struct jsPubAck jsPubAck;
 typedef struct jsPubAckErr jsPubAckErr;
@@ -80,6 +85,8 @@ class NatsPublisher final : public Publisher {
   std::uint64_t duplicates() const { return duplicates_.load(); }
   // True while connected to a server.
   bool connected() const;
+  // How many times the connection was made anew after cnats closed it.
+  int rebuilds() const { return rebuilds_.load(); }
 
  private:
   class Call;
@@ -91,6 +98,11 @@ class NatsPublisher final : public Publisher {
   explicit NatsPublisher(NatsConfig config);
 
   Status Connect();
+  // Waits (bounded) for outstanding calls, hands back what still waits for
+  // an ack (kRetry) and closes the connection. No-op without one.
+  void CloseConnection();
+  // Closes the connection cnats gave up and makes a new one.
+  void Rebuild();
   // Creates the configured stream if it does not exist. No-op without one,
   // or once it was found or made.
   void EnsureStream();
@@ -104,15 +116,27 @@ class NatsPublisher final : public Publisher {
   // False on timeout.
   bool WaitForCalls(std::chrono::milliseconds timeout);
 
+  static void OnAsyncError(natsConnection* nc, natsSubscription* sub, natsStatus err,
+                           void* closure);
+  // Notes that the server refused a publish to `subject` (permissions).
+  void Denied(std::string subject);
+  // True if the server refused a publish to `subject` lately.
+  bool WasDenied(std::string_view subject);
   static void OnAck(jsCtx* js, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error, void* closure);
   void HandleAck(natsMsg* msg, const jsPubAck* ack, const jsPubAckErr* error);
 
   const NatsConfig config_;
   const CloudEventsOptions cloud_events_;
+  // Replaced only by Publish() (Rebuild), when no call is outstanding.
   natsConnection* nc_ = nullptr;
   jsCtx* js_ = nullptr;
   std::atomic<bool> stream_ready_{false};
   std::atomic<std::uint64_t> duplicates_{0};
+  std::atomic<int> rebuilds_{0};
+
+  std::mutex denied_mu_;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point>
+      denied_;  // guarded by denied_mu_
 
   std::mutex refs_mu_;
   std::unordered_map<natsMsg*, Ref> refs_;  // guarded by refs_mu_

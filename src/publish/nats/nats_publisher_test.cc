@@ -18,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -420,6 +421,88 @@ TEST_F(NatsPublisherTest, UnreachableServerReportsEveryEventUnavailable) {
     EXPECT_EQ(got[0].outcome, Outcome::kUnavailable) << got[0].error;
     EXPECT_THAT(got[0].error, HasSubstr("not connected"));
   }
+}
+
+TEST_F(NatsPublisherTest, I6APublishThePermissionsRefuseIsDeadLetteredOthersFlow) {
+  NatsServer server;
+  server.set_extra_args({"-c", (server.dir() / "server.conf").string()});
+  {
+    std::ofstream conf(server.dir() / "server.conf");
+    conf << "authorization { users = [\n"
+         << "  {user: relay, password: pw, permissions: {publish: {allow: [\"" << prefix_
+         << "orders\"]}, subscribe: {allow: [\"_INBOX.>\"]}}}\n"
+         << "  {user: admin, password: pw}\n"
+         << "] }\n";
+  }
+  std::string error;
+  ASSERT_TRUE(server.Start(&error)) << error;
+  JetStreamClient admin(server.url("admin:pw"));
+  MakeStream(admin);  // it would store both topics
+  std::vector<Event> orders = Commit(100, Keys(4), /*per_tx=*/4);
+  std::vector<Event> audit = Commit(3, {"auditor"}, /*per_tx=*/1, "audit");
+  std::vector<Event> more = Commit(100, Keys(4), /*per_tx=*/4);
+  orders.insert(orders.end(), more.begin(), more.end());
+
+  PublisherOptions options = Options();
+  options.properties["user"] = "relay";
+  options.properties["password"] = "pw";
+  auto publisher = OpenNats(server.url(), options);
+  ASSERT_NE(publisher, nullptr);
+  ASSERT_TRUE(RunRelay(*store_, *publisher).ok());
+  EXPECT_EQ(Pending(), 0);
+  std::vector<DeadLetter> dead = DeadLetters();
+  ASSERT_EQ(dead.size(), audit.size());
+  for (const DeadLetter& d : dead) {
+    EXPECT_EQ(d.event.topic, "audit");
+    EXPECT_THAT(d.error, HasSubstr("Permissions Violation for Publish to"));
+    EXPECT_THAT(d.error, HasSubstr(prefix_ + "audit"));
+  }
+  ExpectAllStoredInKeyOrder(orders, admin.ReadAll(stream_, prefix_ + ">", orders.size() + 1,
+                                                  seconds(1)));
+}
+
+TEST_F(NatsPublisherTest, AConnectionCnatsGaveUpIsMadeAnew) {
+  // The server comes back with other credentials: cnats meets the same
+  // authentication error twice and closes the connection for good.
+  NatsServer server({"--user", "relay", "--pass", "one"});
+  std::string error;
+  ASSERT_TRUE(server.Start(&error)) << error;
+  {
+    JetStreamClient client(server.url("relay:one"));
+    MakeStream(client);
+  }
+  PublisherOptions options = Options();
+  options.properties["user"] = "relay";
+  options.properties["password"] = "one";
+  auto publisher = OpenNats(server.url(), options);
+  ASSERT_NE(publisher, nullptr);
+  auto publish_one = [&] {
+    std::vector<Event> events = {Event::Make("orders", "k", "T", "{}")};
+    Deliveries deliveries;
+    publisher->Publish(events, deliveries.Callback());
+    EXPECT_TRUE(deliveries.WaitFor(1, seconds(10)));
+    return deliveries.got().at(0).at(0);
+  };
+  EXPECT_EQ(publish_one().outcome, Outcome::kPublished);
+
+  server.Kill();
+  server.set_extra_args({"--user", "relay", "--pass", "two"});
+  ASSERT_TRUE(server.Start(&error)) << error;
+  std::this_thread::sleep_for(seconds(2));  // reconnects, refused twice
+  EXPECT_FALSE(publisher->connected());
+  EXPECT_EQ(publish_one().outcome, Outcome::kUnavailable);
+
+  server.Kill();
+  server.set_extra_args({"--user", "relay", "--pass", "one"});
+  ASSERT_TRUE(server.Start(&error)) << error;
+  Delivery last;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    last = publish_one();
+    if (last.outcome == Outcome::kPublished) break;
+    std::this_thread::sleep_for(milliseconds(250));
+  }
+  EXPECT_EQ(last.outcome, Outcome::kPublished) << last.error;
+  EXPECT_GE(publisher->rebuilds(), 1);
 }
 
 TEST_F(NatsPublisherTest, I2ServerKilledMidDrainThenRestartedLosesNothing) {

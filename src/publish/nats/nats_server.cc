@@ -67,9 +67,10 @@ std::string LastError(natsStatus s) {
 
 }  // namespace
 
-NatsServer::NatsServer()
+NatsServer::NatsServer(std::vector<std::string> extra_args)
     : dir_(std::filesystem::temp_directory_path() /
            fmt::format("herald_nats_{}_{}", ::getpid(), FreePort())),
+      extra_args_(std::move(extra_args)),
       port_(FreePort()) {
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
@@ -82,7 +83,9 @@ NatsServer::~NatsServer() {
   std::filesystem::remove_all(dir_, ignored);
 }
 
-std::string NatsServer::url() const { return fmt::format("nats://127.0.0.1:{}", port_); }
+std::string NatsServer::url(const std::string& userinfo) const {
+  return fmt::format("nats://{}{}127.0.0.1:{}", userinfo, userinfo.empty() ? "" : "@", port_);
+}
 
 bool NatsServer::Start(std::string* error) {
   if (running()) return true;
@@ -92,6 +95,7 @@ bool NatsServer::Start(std::string* error) {
   const std::string log = (dir_ / "server.log").string();
   std::vector<std::string> args = {binary, "-a", "127.0.0.1", "-p", port, "-js",
                                    "-sd",  store, "-l", log};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

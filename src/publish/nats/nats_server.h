@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 typedef struct __natsConnection natsConnection;
@@ -23,7 +24,8 @@ namespace herald::publish::testing {
 class NatsServer {
  public:
   // Picks a free port and a fresh directory under the temporary directory.
-  NatsServer();
+  // `extra_args` are added to the server's command line at every start.
+  explicit NatsServer(std::vector<std::string> extra_args = {});
   // Kills the server and removes its directory.
   ~NatsServer();
   NatsServer(const NatsServer&) = delete;
@@ -37,11 +39,18 @@ class NatsServer {
   void Kill();
   bool running() const { return pid_ > 0; }
 
+  // For the next Start().
+  void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
+
   int port() const { return port_; }
-  std::string url() const;
+  // "nats://127.0.0.1:PORT", with "user:password@" when `userinfo` is given.
+  std::string url(const std::string& userinfo = "") const;
+  // The server's own directory (storage, log; a config file may go here).
+  const std::filesystem::path& dir() const { return dir_; }
 
  private:
   std::filesystem::path dir_;
+  std::vector<std::string> extra_args_;
   int port_ = 0;
   pid_t pid_ = -1;
 };
