@@ -29,11 +29,17 @@
 #include <thread>
 #include <vector>
 
+#ifdef HERALD_WITH_POSTGRES
+#include <libpq-fe.h>
+
+#include "herald/postgres.h"
+#endif
 #include "herald/relay.h"
 #include "herald/sqlite.h"
 #include "herald/store.h"
 #include "publish/nats/nats_server.h"
 #include "testing/faulty_store.h"
+#include "testing/postgres_server.h"
 #include "testing/seed.h"
 #include "testing/sqlite_outbox.h"
 
@@ -554,6 +560,69 @@ TEST_F(NatsPublisherTest, I2ServerKilledMidDrainThenRestartedLosesNothing) {
   // window: the server drops them, and the stream holds each event once.
   EXPECT_EQ(duplicates, 0u);
 }
+
+#ifdef HERALD_WITH_POSTGRES
+// The happy path from PostgreSQL: events enqueued through the application's
+// own libpq connection inside its transactions (one in five rolled back),
+// relayed by a PostgreSQL store.
+TEST_F(NatsPublisherTest, I1I3RelaysEveryCommittedEventFromPostgresExactlyInKeyOrder) {
+  RequireSharedServer();
+  std::string server;
+  herald::testing::RequirePostgres(server);
+  if (server.empty()) return;
+  const std::string schema = herald::testing::SchemaForCurrentTest();
+  std::unique_ptr<PGconn, void (*)(PGconn*)> app(PQconnectdb(server.c_str()), PQfinish);
+  ASSERT_EQ(PQstatus(app.get()), CONNECTION_OK) << PQerrorMessage(app.get());
+  PQsetNoticeProcessor(app.get(), [](void*, const char*) {}, nullptr);
+  auto exec = [&](const std::string& sql) {
+    PGresult* r = PQexec(app.get(), sql.c_str());
+    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    EXPECT_TRUE(ok) << sql << ": " << PQerrorMessage(app.get());
+    PQclear(r);
+  };
+  exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+  ASSERT_TRUE(postgres::Migrate(app.get(), {.schema = schema, .partitions = 8}).ok());
+  exec("CREATE TABLE " + schema + ".business (id bigserial PRIMARY KEY, note text NOT NULL)");
+
+  const std::vector<std::string> keys = Keys(10);
+  std::vector<Event> events;
+  const postgres::EnqueueOptions enqueue{.schema = schema};
+  for (int i = 0; i < 1000; i += 10) {
+    exec("BEGIN");
+    exec(fmt::format("INSERT INTO {}.business (note) VALUES ('tx {}')", schema, i));
+    std::vector<Event> tx;
+    for (int j = i; j < i + 10; ++j) {
+      tx.push_back(Event::Make("orders", keys[rng_() % keys.size()], "OrderPlaced",
+                               fmt::format(R"({{"n":{}}})", j)));
+    }
+    ASSERT_TRUE(postgres::EnqueueBatch(app.get(), tx, enqueue).ok());
+    const bool roll_back = (i / 10) % 5 == 4;
+    exec(roll_back ? "ROLLBACK" : "COMMIT");
+    if (!roll_back) events.insert(events.end(), tx.begin(), tx.end());
+  }
+
+  JetStreamClient client(url_);
+  MakeStream(client);
+  auto store = OpenStore(fmt::format("{}{}schema={}&lease=2s", server,
+                                     server.find('?') == std::string::npos ? "?" : "&", schema));
+  ASSERT_TRUE(store.has_value()) << store.error().ToString();
+  auto publisher = OpenNats(url_, Options());
+  ASSERT_NE(publisher, nullptr);
+  RelayStats stats;
+  ASSERT_TRUE(RunRelay(**store, *publisher, &stats).ok());
+  EXPECT_EQ(stats.published, events.size());
+  auto outbox = (*store)->Stats();
+  ASSERT_TRUE(outbox.has_value());
+  EXPECT_EQ(outbox->pending, 0);
+  std::vector<StoredMessage> stored =
+      client.ReadAll(stream_, prefix_ + ">", events.size() + 1, seconds(2));
+  EXPECT_EQ(ExpectAllStoredInKeyOrder(events, stored), 0u);
+  EXPECT_EQ(stored.size(), events.size());
+  store->reset();
+  exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+  client.DeleteStream(stream_);
+}
+#endif  // HERALD_WITH_POSTGRES
 
 }  // namespace
 }  // namespace herald::publish
