@@ -384,8 +384,8 @@ void NatsPublisher::PublishOne(Call& call, std::size_t index, const Event& event
     call.Failed(index, Failure::kTransient, fmt::format("nats message: {}", LastError(s)));
     return;
   }
-  // CloudEvents attributes, then the event's own headers. Every value is
-  // copied; string_views into std::string and literals end in '\0'.
+  // CloudEvents attributes, then the event's own headers (cnats copies
+  // names and values).
   const CloudEventsHeaders attributes(event, cloud_events_, CloudEventsBinding::kNats);
   for (const CloudEventsHeader& h : attributes) {
     if (s == NATS_OK && !IsValidHeaderValue(h.value)) {
