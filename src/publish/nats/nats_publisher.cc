@@ -72,9 +72,6 @@ std::string LastError(natsStatus s) {
   return natsStatus_GetText(s);
 }
 
-void OnDisconnected(natsConnection* /*nc*/, void* /*closure*/) {
-  spdlog::warn("nats: disconnected from the server");
-}
 
 void OnReconnected(natsConnection* nc, void* /*closure*/) {
   std::array<char, 256> url{};
@@ -82,7 +79,6 @@ void OnReconnected(natsConnection* nc, void* /*closure*/) {
   spdlog::info("nats: connected to {}", url.data());
 }
 
-void OnClosed(natsConnection* /*nc*/, void* /*closure*/) { spdlog::info("nats: connection closed"); }
 
 // The subject of a publish permissions violation, as the server words it:
 // `Permissions Violation for Publish to "orders.eu"`. Empty for other errors.
@@ -236,9 +232,12 @@ Status NatsPublisher::Connect() {
     s = check(natsOptions_SetRetryOnFailedConnect(opts, true, OnReconnected, nullptr),
               "retry on failed connect");
   }
-  if (s.ok()) s = check(natsOptions_SetDisconnectedCB(opts, OnDisconnected, nullptr), "callback");
+  if (s.ok()) {
+    s = check(natsOptions_SetDisconnectedCB(opts, &NatsPublisher::OnDisconnected, this),
+              "callback");
+  }
   if (s.ok()) s = check(natsOptions_SetReconnectedCB(opts, OnReconnected, nullptr), "callback");
-  if (s.ok()) s = check(natsOptions_SetClosedCB(opts, OnClosed, nullptr), "callback");
+  if (s.ok()) s = check(natsOptions_SetClosedCB(opts, &NatsPublisher::OnClosed, this), "callback");
   if (s.ok()) {
     s = check(natsOptions_SetErrorHandler(opts, &NatsPublisher::OnAsyncError, this), "callback");
   }
@@ -295,6 +294,7 @@ void NatsPublisher::CloseConnection() {
     js_ = nullptr;
   }
   if (nc_ != nullptr) {
+    closing_ = true;  // a disconnect now is no outage
     natsConnection_Close(nc_);
     natsConnection_Destroy(nc_);
     nc_ = nullptr;
@@ -306,6 +306,7 @@ void NatsPublisher::Rebuild() {
   CloseConnection();
   rebuilds_.fetch_add(1);
   stream_ready_ = false;
+  closing_ = false;
   if (Status s = Connect(); !s.ok()) {
     spdlog::error("nats: no new connection: {}", s.ToString());
   }
@@ -499,6 +500,22 @@ void NatsPublisher::HandleAck(natsMsg* msg, const jsPubAck* ack, const jsPubAckE
     ref.call->Failed(ref.index, Failure::kTransient,
                      fmt::format("JetStream publish: {}, subject '{}'", text, subject));
   }
+}
+
+void NatsPublisher::OnDisconnected(natsConnection* /*nc*/, void* closure) {
+  if (static_cast<NatsPublisher*>(closure)->closing_.load()) return;
+  spdlog::warn("nats: disconnected from the server");
+}
+
+void NatsPublisher::OnClosed(natsConnection* nc, void* closure) {
+  if (static_cast<NatsPublisher*>(closure)->closing_.load()) {
+    spdlog::debug("nats: connection closed");
+    return;
+  }
+  const char* text = nullptr;
+  natsConnection_GetLastError(nc, &text);
+  spdlog::warn("nats: cnats gave the connection up{}{}; the next call makes a new one",
+               text != nullptr && *text != '\0' ? ": " : "", text != nullptr ? text : "");
 }
 
 void NatsPublisher::OnAsyncError(natsConnection* nc, natsSubscription* /*sub*/, natsStatus err,

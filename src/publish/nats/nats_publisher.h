@@ -116,6 +116,8 @@ class NatsPublisher final : public Publisher {
   // False on timeout.
   bool WaitForCalls(std::chrono::milliseconds timeout);
 
+  static void OnDisconnected(natsConnection* nc, void* closure);
+  static void OnClosed(natsConnection* nc, void* closure);
   static void OnAsyncError(natsConnection* nc, natsSubscription* sub, natsStatus err,
                            void* closure);
   // Notes that the server refused a publish to `subject` (permissions).
@@ -133,6 +135,7 @@ class NatsPublisher final : public Publisher {
   std::atomic<bool> stream_ready_{false};
   std::atomic<std::uint64_t> duplicates_{0};
   std::atomic<int> rebuilds_{0};
+  std::atomic<bool> closing_{false};  // CloseConnection() is closing it
 
   std::mutex denied_mu_;
   std::unordered_map<std::string, std::chrono::steady_clock::time_point>
