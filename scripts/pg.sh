@@ -5,6 +5,8 @@
 #   scripts/pg.sh start [PORT]   prints the connection URL (postgres://...)
 #   scripts/pg.sh stop           stops the cluster by its PID and removes it
 #   scripts/pg.sh restart        stops and starts the same data directory (tests of restarts)
+#   scripts/pg.sh halt           stops the cluster and keeps its data (tests of outages)
+#   scripts/pg.sh resume         starts a halted cluster again
 #   scripts/pg.sh url            prints the URL of the running cluster
 #
 # State lives in $HERALD_PG_DIR (default /tmp/herald-pg). Installs PostgreSQL 15
@@ -61,6 +63,8 @@ case ${1:-} in
   start) start "${2:-}" ;;
   stop) stop; rm -rf "$dir" ;;
   restart) stop; launch; url ;;
+  halt) stop ;;
+  resume) running || launch; url ;;
   url) url ;;
-  *) echo "usage: scripts/pg.sh start [PORT] | stop | restart | url" >&2; exit 2 ;;
+  *) echo "usage: scripts/pg.sh start [PORT] | stop | restart | halt | resume | url" >&2; exit 2 ;;
 esac

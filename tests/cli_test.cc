@@ -18,6 +18,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include "herald/clock.h"
 #include "herald/event.h"
@@ -154,6 +155,7 @@ TEST_F(CliTest, BadInputExitsTwoWithOneLineAndTouchesNothing) {
   }
   std::string empty_before = test::ReadFile(Path("empty.db"));
   std::string bad_key_toml = WriteFile("bad.toml", "db = \"x\"\nbach_size = 3\n");
+  fs::create_directory(Path("dir.db"));
 
   const std::vector<BadCase> cases = {
       {{}, {}, "missing command"},
@@ -184,6 +186,15 @@ TEST_F(CliTest, BadInputExitsTwoWithOneLineAndTouchesNothing) {
        {{"HERALD_MAX_ATTEMPTS", "-1"}},
        "HERALD_MAX_ATTEMPTS"},
       {{"relay", "--db", "{db}", "--publisher", "stdout:", "--publisher-option", "x"}, {}, "'x'"},
+      {{"relay", "--db", "{db}", "--publisher", "stdout:", "--poll-interval", "2562048h"},
+       {},
+       "from 1ms to 1h"},
+      {{"relay", "--db", "{db}", "--publisher", "stdout:", "--backoff-max", "25h"},
+       {},
+       "from 1ms to 24h"},
+      {{"relay", "--db", "{db}", "--publisher", "stdout:", "--exit-when-drained=maybe"},
+       {},
+       "not a boolean"},
       {{"status"}, {}, "--db"},
       {{"status", "--db", "{db}", "--log-level", "verbose"}, {}, "verbose"},
       {{"status", "--db", "{db}", "--config", "{dir}/nope.toml"}, {}, "nope.toml"},
@@ -199,6 +210,15 @@ TEST_F(CliTest, BadInputExitsTwoWithOneLineAndTouchesNothing) {
       {{"enqueue", "--db", "{db}", "--topic", "", "--payload", "{}"}, {}, "topic"},
       {{"enqueue", "--db", "{db}", "--jsonl", "{dir}/none.jsonl"}, {}, "none.jsonl"},
       {{"enqueue", "--db", "{db}", "--jsonl", "x.jsonl", "--topic", "t"}, {}, "--topic"},
+      {{"status", "--db", "sqlite:{dir}/dir.db"}, {}, "is a directory"},
+      {{"status", "--db", "postgres://u@127.0.0.1:99999/db"}, {}, "port '99999'"},
+      {{"status", "--db", "postgres://u@h/db?schema=a&schema=b"}, {}, "given twice"},
+      {{"frob"}, {}, "unknown command 'frob'"},
+      {{"dlq", "frob"}, {}, "unknown dlq command 'frob' (list, retry, purge)"},
+      {{"dlq", "list", "--db", "{db}", "extra"}, {}, "unexpected argument 'extra'"},
+      {{"enqueue", "--db", "{db}", "--topic", "t", "--header", "a=\xff"}, {}, "UTF-8"},
+      {{"enqueue", "--db", "{db}", "--topic", "\xff", "--payload", "{}"}, {}, "UTF-8"},
+      {{"enqueue", "--db", "{db}", "--topic", "t", "--content-type", ""}, {}, "content type"},
       {{"migrate", "--db", "sqlite:"}, {}, "sqlite:"},
       {{"migrate", "--db", "nosuch:{dir}/x.db"}, {}, "nosuch"},
   };
@@ -395,6 +415,160 @@ TEST_F(CliTest, RelayDrainsToFileSinkExactly) {
   // One publisher, one relay: seq order is kept across batches.
   EXPECT_EQ(lines, expected);
   EXPECT_TRUE(Pending().empty());
+}
+
+// Runs `sql` on the SQLite database `name` of the test's directory, as an
+// application's own connection would.
+void ExecSql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  std::string message = error != nullptr ? error : "";
+  sqlite3_free(error);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK) << message;
+}
+
+// Nesting far deeper than any stack: a 300,000-deep JSON payload (600 KB,
+// under the size limit) written by plain SQL made the relay and dlq list
+// crash; deep JSON lines and TOML keys crashed enqueue and --config.
+TEST_F(CliTest, InputNestedDeeperThanAnyStackNeverCrashes) {
+  Migrate();
+  constexpr int kDepth = 300000;
+  const std::string deep = std::string(kDepth, '[') + std::string(kDepth, ']');
+  // Headers as deep as the schema's check (SQLite's json_valid) lets through.
+  const std::string deep_value = std::string(900, '[') + std::string(900, ']');
+  const std::string deep_headers = "{\"h\":" + deep_value + "}";
+  ExecSql(Path("app.db"),
+          "INSERT INTO herald_outbox (event_id, topic, key, type, payload, headers) VALUES "
+          "('0190b7a4-5e1c-7d2a-8f00-3b1c2d3e4f50', 't', 'k', 'Deep', '" +
+              deep + "', '" + deep_headers + "')");
+  ProcessResult relay = Herald({"relay", "--db", DbUrl(), "--publisher",
+                                "file:" + Path("out.jsonl"), "--exit-when-drained"});
+  ASSERT_EQ(relay.exit_code, 0) << relay.err;
+  std::vector<std::string> lines = test::ReadLines(Path("out.jsonl"));
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("\"payload\":" + deep + ","), std::string::npos);
+  EXPECT_NE(lines[0].find("\"headers\":{\"h\":" + Json(deep_value).dump() + "}"), std::string::npos);
+
+  ExecSql(Path("app.db"),
+          "INSERT INTO herald_outbox (event_id, topic, key, type, payload) VALUES "
+          "('0190b7a4-5e1c-7d2a-8f00-3b1c2d3e4f51', 't', 'k', 'Deep', '" +
+              deep + "')");
+  KillAllPending("rejected");
+  ProcessResult list = Herald({"dlq", "list", "--db", DbUrl(), "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find("\"payload\":" + deep + ","), std::string::npos);
+
+  const std::string before = test::ReadFile(Path("app.db"));
+  std::string jsonl_deep = WriteFile(
+      "deep.jsonl", "{\"topic\":\"t\",\"payload\":" + std::string(80000, '[') +
+                        std::string(80000, ']') + "}\n");
+  ExpectUsageError(Herald({"enqueue", "--db", DbUrl(), "--jsonl", jsonl_deep}),
+                   "nested deeper than 64 levels");
+  ExpectUsageError(Herald({"enqueue", "--db", DbUrl(), "--topic", "t", "--payload",
+                           std::string(65, '[') + std::string(65, ']')}),
+                   "nested deeper than 64 levels");
+  std::string toml_deep = Path("deep.toml");
+  {
+    std::ofstream toml(toml_deep);
+    toml << "[a";
+    for (int i = 0; i < 50000; ++i) toml << ".a";
+    toml << "]\n";
+  }
+  ExpectUsageError(Herald({"status", "--db", DbUrl(), "--config", toml_deep}),
+                   "more than 64 dotted parts");
+  EXPECT_EQ(test::ReadFile(Path("app.db")), before);
+}
+
+// No output of any command carries a password, whether the URL holding it
+// came from a flag, the environment or the config file, and whether the
+// command succeeded or failed.
+TEST_F(CliTest, NoCommandPrintsAPassword) {
+  Migrate();
+  const std::string secret = "Sup3rS3cretPw";
+  const std::string pg = "postgres://app:" + secret + "@127.0.0.1:1/orders?connect_timeout=1";
+  const std::string keywords = "host=127.0.0.1 port=1 user=app password=" + secret;
+  const std::string kafka = "kafka://app:" + secret + "@127.0.0.1:1";
+  const std::string option = "sasl.password=" + secret;
+  const std::string toml_db = WriteFile("db.toml", "db = \"" + pg + "\"\n");
+  const std::string toml_options = WriteFile(
+      "opts.toml", "[publisher_options]\n\"sasl.password\" = \"" + secret + "\"\n");
+
+  // Each command with the database named three ways.
+  const std::vector<std::vector<std::string>> commands = {
+      {"migrate"},
+      {"status"},
+      {"status", "--json"},
+      {"enqueue", "--topic", "t", "--payload", "{}"},
+      {"relay", "--publisher", "stdout:", "--exit-when-drained"},
+      {"dlq", "list"},
+      {"dlq", "list", "--json"},
+      {"dlq", "retry", "--all"},
+      {"dlq", "purge", "--all"},
+  };
+  std::vector<std::pair<std::vector<std::string>, Env>> runs;
+  for (const std::vector<std::string>& command : commands) {
+    for (const std::string& db : {pg, keywords}) {
+      std::vector<std::string> args = command;
+      args.insert(args.end(), {"--db", db, "--log-level", "trace"});
+      runs.emplace_back(args, Env{});
+      runs.emplace_back(command, Env{{"HERALD_DB", db}, {"HERALD_LOG_LEVEL", "trace"}});
+    }
+    std::vector<std::string> args = command;
+    args.insert(args.end(), {"--config", toml_db, "--log-level", "trace"});
+    runs.emplace_back(args, Env{});
+  }
+  // Secrets of the publisher, with a database that works.
+  for (const auto& extra : std::vector<std::vector<std::string>>{
+           {"--publisher", kafka},
+           {"--publisher", kafka, "--publisher-option", option},
+           {"--publisher", kafka, "--config", toml_options},
+           {"--publisher", "stdout:", "--publisher-option", option},
+           {"--publisher", "kafka://127.0.0.1:1", "--publisher-option", option},
+       }) {
+    std::vector<std::string> args = {"relay", "--db", DbUrl(), "--exit-when-drained",
+                                     "--log-level", "trace"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    runs.emplace_back(args, Env{});
+  }
+  runs.push_back({{"relay", "--db", DbUrl(), "--exit-when-drained"},
+                  Env{{"HERALD_PUBLISHER", kafka}, {"HERALD_PUBLISHER_OPTIONS", option}}});
+
+  for (const auto& [args, env] : runs) {
+    SCOPED_TRACE(fmt::format("herald {} (env: {})", fmt::join(args, " "), fmt::join(env, ", ")));
+    ProcessResult r = Herald(args, env);
+    EXPECT_EQ(r.out.find(secret), std::string::npos) << r.out;
+    EXPECT_EQ(r.err.find(secret), std::string::npos) << r.err;
+  }
+}
+
+// Commands on a database that is not Herald's answer exit 2 and change
+// nothing: opening once switched such a file to WAL for good and made an
+// empty file a 4,096-byte database.
+TEST_F(CliTest, CommandsLeaveADatabaseWithoutTheSchemaAsItWas) {
+  ExecSql(Path("app.db"), "CREATE TABLE accounts (id TEXT PRIMARY KEY)");
+  std::ofstream(Path("zero.db")).close();
+  const std::string before = test::ReadFile(Path("app.db"));
+  for (const char* name : {"app.db", "zero.db"}) {
+    for (const std::vector<std::string>& command : std::vector<std::vector<std::string>>{
+             {"status"},
+             {"dlq", "list"},
+             {"dlq", "purge", "--all"},
+             {"dlq", "retry", "--all"},
+             {"relay", "--publisher", "stdout:", "--exit-when-drained"},
+             {"enqueue", "--topic", "t", "--payload", "{}"},
+         }) {
+      std::vector<std::string> args = command;
+      args.insert(args.end(), {"--db", DbUrl(name)});
+      SCOPED_TRACE(fmt::format("herald {}", fmt::join(args, " ")));
+      ExpectUsageError(Herald(args), "herald migrate");
+      EXPECT_EQ(test::ReadFile(Path("app.db")), before);
+      EXPECT_EQ(fs::file_size(Path("zero.db")), 0u);
+      EXPECT_FALSE(fs::exists(Path("app.db-wal")));
+    }
+  }
 }
 
 TEST_F(CliTest, DeadLettersListRetryPurge) {

@@ -13,11 +13,13 @@
 
 #include <gtest/gtest.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <random>
@@ -415,6 +417,54 @@ TEST_F(PostgresE2eTest, PoisonGoesToTheDeadLetterTableAndOtherKeysKeepFlowing) {
   list = Herald({"dlq", "list", "--db", url, "--json"});
   ASSERT_EQ(list.exit_code, 0) << list.err;
   EXPECT_EQ(nlohmann::json::parse(list.out).size(), 0u);
+}
+
+
+// A live connection with a password in the URL: no command prints it, on
+// any output, at any log level, with the URL from a flag, the environment
+// or the config file (the server trusts loopback, so any password works).
+TEST_F(PostgresE2eTest, NoCommandPrintsThePasswordOfALiveConnection) {
+  const std::string secret = "Sup3rS3cretPw";
+  std::string url = StoreUrl();
+  const std::size_t at = url.find('@');
+  ASSERT_NE(at, std::string::npos) << "the server URL names no user: " << url;
+  url.insert(at, ":" + secret);
+  const std::string query_url = StoreUrl("password=" + secret);
+  const std::filesystem::path toml = dir_.path() / "herald.toml";
+  std::ofstream(toml) << "db = \"" << url << "\"\n";
+
+  const std::vector<std::vector<std::string>> commands = {
+      {"migrate"},
+      {"enqueue", "--topic", "t", "--payload", "{}"},
+      {"status"},
+      {"status", "--json"},
+      {"relay", "--publisher", "file:" + (dir_.path() / "sink.jsonl").string(),
+       "--exit-when-drained"},
+      {"dlq", "list"},
+      {"dlq", "retry", "--all"},
+      {"dlq", "purge", "--all"},
+  };
+  for (const std::vector<std::string>& command : commands) {
+    for (const std::string& db : {url, query_url}) {
+      std::vector<std::vector<std::string>> argvs;
+      std::vector<std::string> flag = command;
+      flag.insert(flag.end(), {"--db", db, "--log-level", "trace"});
+      std::vector<std::string> file = command;
+      file.insert(file.end(), {"--config", toml.string(), "--log-level", "trace"});
+      for (const auto& [args, env] :
+           std::vector<std::pair<std::vector<std::string>, std::map<std::string, std::string>>>{
+               {flag, {}},
+               {command, {{"HERALD_DB", db}, {"HERALD_LOG_LEVEL", "trace"}}},
+               {file, {}}}) {
+        SCOPED_TRACE(fmt::format("herald {}{}", fmt::join(args, " "),
+                                 env.empty() ? "" : " with HERALD_DB"));
+        ProcessResult r = Herald(args, env);
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        EXPECT_EQ(r.out.find(secret), std::string::npos) << r.out;
+        EXPECT_EQ(r.err.find(secret), std::string::npos) << r.err;
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -7,8 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
 
 #include "postgres_support.h"
 #include "support/process.h"
@@ -57,6 +61,56 @@ TEST_F(PostgresRestartTest, RelaySurvivesAServerRestartMidDrainAndLosesNothing) 
   EXPECT_EQ(r.exit_code, 0) << r.err;
   // Duplicates only from the batch whose acknowledgement the restart cut off.
   ExpectDeliveredOnceInKeyOrder(manifest, watcher.Finish(), 2 * kBatch);
+}
+
+
+// A relay started while the server is down waits for it (one line), then
+// drains everything; with --fail-fast it exits 1 at once instead.
+TEST_F(PostgresRestartTest, RelayStartedDuringAnOutageWaitsForTheServer) {
+  constexpr long kEvents = 2000;
+  const std::string url = StoreUrl();
+  ASSERT_NO_FATAL_FAILURE(MigrateWithCli(url));
+  Manifest manifest = EnqueueBacklog(kEvents, 50, 1000);
+  ASSERT_EQ(manifest.ids.size(), static_cast<std::size_t>(kEvents));
+
+  ProcessResult halt =
+      RunProgram({"/bin/bash", HERALD_PG_SCRIPT, "halt"}, dir_.path(), {}, 60s);
+  ASSERT_EQ(halt.exit_code, 0) << "scripts/pg.sh halt: " << halt.err;
+  // Resumed however the test ends, so that later tests find the server.
+  struct Resume {
+    const TempDir& dir;
+    ~Resume() { RunProgram({"/bin/bash", HERALD_PG_SCRIPT, "resume"}, dir.path(), {}, 60s); }
+  } resume{dir_};
+
+  ProcessResult fast = RunProgram(RelayArgs(url, dir_ / "fast.jsonl", {"--fail-fast"}), dir_.path());
+  EXPECT_EQ(fast.exit_code, 1) << fast.err;
+  EXPECT_NE(fast.err.find("herald: error: "), std::string::npos) << fast.err;
+
+  SinkWatcher watcher;
+  watcher.Watch(dir_ / "bus.jsonl");
+  std::vector<std::string> args = RelayArgs(url, dir_ / "bus.jsonl",
+                                            {"--backoff-initial", "50ms", "--backoff-max", "500ms"});
+  *std::find(args.begin(), args.end(), "warn") = "info";
+  Process relay(args, dir_.path());
+  std::this_thread::sleep_for(2s);
+  ASSERT_TRUE(relay.Running()) << "the relay did not wait for the server";
+
+  ProcessResult up = RunProgram({"/bin/bash", HERALD_PG_SCRIPT, "resume"}, dir_.path(), {}, 60s);
+  ASSERT_EQ(up.exit_code, 0) << "scripts/pg.sh resume: " << up.err;
+  EXPECT_TRUE(WaitUntil([&] { return Stats(url).pending == 0; }, 60s, 100ms));
+  relay.Signal(SIGTERM);
+  ProcessResult r = relay.Wait(30s);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto count = [&](std::string_view text) {
+    std::size_t n = 0;
+    for (std::size_t at = r.err.find(text); at != std::string::npos; at = r.err.find(text, at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  EXPECT_EQ(count("database unreachable, retrying with backoff"), 1u) << r.err;
+  EXPECT_EQ(count("database reachable after"), 1u) << r.err;
+  ExpectDeliveredOnceInKeyOrder(manifest, watcher.Finish(), 0);
 }
 
 }  // namespace

@@ -271,9 +271,10 @@ std::string PostgresTest::StoreUrl(const std::string& params) const {
   return url;
 }
 
-ProcessResult PostgresTest::Herald(std::vector<std::string> args) const {
+ProcessResult PostgresTest::Herald(std::vector<std::string> args,
+                                   std::map<std::string, std::string> env) const {
   args.insert(args.begin(), HERALD_BINARY);
-  return RunProgram(std::move(args), dir_.path(), {}, std::chrono::seconds(60));
+  return RunProgram(std::move(args), dir_.path(), std::move(env), std::chrono::seconds(60));
 }
 
 std::vector<std::string> PostgresTest::RelayArgs(const std::string& url,

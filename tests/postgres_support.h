@@ -144,8 +144,10 @@ class PostgresTest : public ::testing::Test {
   std::string StoreUrl(const std::string& params = "") const;
   // A new libpq connection to the server (failure recorded).
   PgConn Connect() const { return PgConnect(server_url_); }
-  // Runs `herald ARGS...` to completion.
-  ProcessResult Herald(std::vector<std::string> args) const;
+  // Runs `herald ARGS...` to completion, with `env` added to the test's
+  // environment.
+  ProcessResult Herald(std::vector<std::string> args,
+                       std::map<std::string, std::string> env = {}) const;
   // `herald relay --db url --publisher file:SINK --log-level warn EXTRA...`.
   std::vector<std::string> RelayArgs(const std::string& url, const std::filesystem::path& sink,
                                      std::vector<std::string> extra) const;

@@ -62,6 +62,8 @@ struct RelayOptions {
   std::chrono::milliseconds backoff_initial{200};
   std::chrono::milliseconds backoff_max{30000};
   // Longest idle wait before the store is asked again even without a wake-up.
+  // Each duration is taken within [1ms, 24h], and backoff_max at least
+  // backoff_initial; sizes below 1 are taken as 1.
   std::chrono::milliseconds poll_interval{1000};
   // Run() returns OK once nothing is pending (retries included).
   bool exit_when_drained = false;

@@ -164,6 +164,11 @@ struct StoreOptions {
   // Create the database if it does not exist (for `herald migrate`). When
   // false, opening a missing database is NotFound and creates nothing.
   bool create_if_missing = false;
+  // Open for reading only: nothing in the database or its file is changed
+  // (SQLite: the file is opened read-only, so a write-protected file can be
+  // read, and its journal mode is left as it is), and every write fails.
+  // REQUIRES: not with create_if_missing.
+  bool read_only = false;
 };
 
 // Opens a store from a URL: "sqlite:PATH" (PATH may be relative, or

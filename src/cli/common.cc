@@ -1,13 +1,30 @@
 #include "cli/common.h"
 
 #include <cstdio>
+#include <memory>
+#include <mutex>
 
 #include <fmt/format.h>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
+
+#include "core/secrets.h"
 
 namespace herald::cli {
 namespace {
+
+// Writes each formatted log line to standard error with its secrets masked,
+// whoever logged it (Herald, or a client library through Herald's logger).
+class MaskingStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t line;
+    formatter_->format(msg, line);
+    const std::string masked = MaskSecrets(std::string_view(line.data(), line.size()));
+    std::fwrite(masked.data(), 1, masked.size(), stderr);
+  }
+  void flush_() override { std::fflush(stderr); }
+};
 
 spdlog::level::level_enum SpdlogLevel(LogLevel level) {
   switch (level) {
@@ -54,9 +71,11 @@ CLI::Option* AddSettingOption(CLI::App* command, CommandLine* line, std::string_
 
 CLI::Option* AddSettingFlag(CLI::App* command, CommandLine* line, std::string_view key,
                             std::string help) {
-  return command->add_flag_function(
-      FlagName(key), [line, k = std::string(key)](std::int64_t) { line->values[k] = "true"; },
-      std::move(help));
+  // "--flag" is "true"; "--flag=VALUE" is VALUE, read as any other boolean
+  // setting (so --flag=no is false and --flag=maybe an error).
+  return command->add_flag(FlagName(key))
+      ->description(std::move(help))
+      ->each([line, k = std::string(key)](const std::string& value) { line->values[k] = value; });
 }
 
 Result<Config> ResolveConfig(const CommandLine& line) {
@@ -65,10 +84,11 @@ Result<Config> ResolveConfig(const CommandLine& line) {
   return config;
 }
 
-Result<std::unique_ptr<Store>> OpenExistingStore(const Config& config) {
+Result<std::unique_ptr<Store>> OpenExistingStore(const Config& config, Access access) {
   if (Status s = Require(config, "db"); !s.ok()) return std::unexpected(s);
   StoreOptions options;
   options.create_if_missing = false;
+  options.read_only = access == Access::kRead;
   Result<std::unique_ptr<Store>> store = OpenStore(config.db, options);
   if (!store) return store;
   if (Status s = (*store)->CheckSchema(); !s.ok()) return std::unexpected(s);
@@ -76,7 +96,8 @@ Result<std::unique_ptr<Store>> OpenExistingStore(const Config& config) {
 }
 
 int Fail(const Status& status, int exit_code) {
-  std::string message = status.message().empty() ? status.ToString() : status.message();
+  std::string message =
+      MaskSecrets(status.message().empty() ? status.ToString() : status.message());
   for (char& c : message) {
     if (c == '\n' || c == '\r') c = ' ';
   }
@@ -98,7 +119,7 @@ int FailSetup(const Status& status) {
 }
 
 void InitLogging() {
-  auto logger = spdlog::stderr_logger_mt("herald");
+  auto logger = std::make_shared<spdlog::logger>("herald", std::make_shared<MaskingStderrSink>());
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::info);

@@ -41,7 +41,8 @@ void AddCommonOptions(CLI::App* command, CommandLine* line);
 CLI::Option* AddSettingOption(CLI::App* command, CommandLine* line, std::string_view key,
                               std::string_view value_name, std::string help);
 
-// Adds the flag "--<key with dashes>" for the boolean setting `key`.
+// Adds the flag "--<key with dashes>" for the boolean setting `key`: alone
+// it means true; "--flag=no" (any spelling of a boolean) gives the value.
 CLI::Option* AddSettingFlag(CLI::App* command, CommandLine* line, std::string_view key,
                             std::string help);
 
@@ -49,9 +50,13 @@ CLI::Option* AddSettingFlag(CLI::App* command, CommandLine* line, std::string_vi
 // the log level from it.
 Result<Config> ResolveConfig(const CommandLine& line);
 
+// What a command does to its database. A command that reads changes
+// nothing in it (StoreOptions::read_only).
+enum class Access { kRead, kWrite };
+
 // Opens the store at config.db without creating anything, and checks its
 // schema. InvalidArgument when no database was given.
-Result<std::unique_ptr<Store>> OpenExistingStore(const Config& config);
+Result<std::unique_ptr<Store>> OpenExistingStore(const Config& config, Access access);
 
 // Prints "herald: error: MESSAGE" as one line on stderr; returns `exit_code`.
 int Fail(const Status& status, int exit_code);

@@ -24,6 +24,11 @@ constexpr std::uint64_t kMaxBatchSize = 100000;
 constexpr std::uint64_t kMaxInFlightEvents = 10000000;
 constexpr std::uint64_t kMaxInFlightBytes = std::uint64_t{1} << 40;
 constexpr std::uint64_t kMaxAttempts = 1000000;
+// Durations: long enough for any deployment, short enough that adding one
+// to a clock reading can never overflow it.
+constexpr std::chrono::milliseconds kMinDuration{1};
+constexpr std::chrono::milliseconds kMaxPollInterval = std::chrono::hours(1);
+constexpr std::chrono::milliseconds kMaxBackoff = std::chrono::hours(24);
 
 // How a setting's value is written in TOML, and so which TOML types it takes.
 enum class Kind { kText, kWhole, kDuration, kBool, kLogLevel, kOptions };
@@ -62,9 +67,25 @@ Result<std::uint64_t> ParseInRange(std::string_view text, std::string_view origi
   return *value;
 }
 
-Result<std::chrono::milliseconds> ParseDurationAt(std::string_view text, std::string_view origin) {
+// "250ms", "5s", "1m" or "2h": the largest unit that divides `d`.
+std::string DurationText(std::chrono::milliseconds d) {
+  const long long ms = d.count();
+  if (ms % 3600000 == 0) return fmt::format("{}h", ms / 3600000);
+  if (ms % 60000 == 0) return fmt::format("{}m", ms / 60000);
+  if (ms % 1000 == 0) return fmt::format("{}s", ms / 1000);
+  return fmt::format("{}ms", ms);
+}
+
+Result<std::chrono::milliseconds> ParseDurationAt(std::string_view text, std::string_view origin,
+                                                  std::chrono::milliseconds min,
+                                                  std::chrono::milliseconds max) {
   auto d = ParseDuration(text);
-  if (!d) return std::unexpected(BadValue(origin, text, "a duration (e.g. 250ms, 5s, 1m)"));
+  if (!d || *d < min || *d > max) {
+    return std::unexpected(BadValue(
+        origin, text,
+        fmt::format("a duration from {} to {} (e.g. 250ms, 5s, 1m)", DurationText(min),
+                    DurationText(max))));
+  }
   return *d;
 }
 
@@ -106,9 +127,12 @@ Status SetWith(std::string_view text, std::string_view origin, Parse parse, Assi
   return OkStatus();
 }
 
-Status SetDuration(std::chrono::milliseconds& out, std::string_view text, std::string_view origin) {
-  return SetWith<std::chrono::milliseconds>(text, origin, ParseDurationAt,
-                                            [&](auto v) { out = v; });
+Status SetDuration(std::chrono::milliseconds& out, std::string_view text, std::string_view origin,
+                   std::chrono::milliseconds max) {
+  return SetWith<std::chrono::milliseconds>(
+      text, origin,
+      [max](auto t, auto o) { return ParseDurationAt(t, o, kMinDuration, max); },
+      [&](auto v) { out = v; });
 }
 
 Status SetBool(bool& out, std::string_view text, std::string_view origin) {
@@ -127,7 +151,7 @@ Status SetLogLevel(Config& c, std::string_view text, std::string_view origin) {
 }
 
 // The one table of settings: name, TOML kind and how a text value is applied.
-const std::array<Setting, 13> kSettings = {{
+const std::array<Setting, 14> kSettings = {{
     {"db", Kind::kText,
      [](Config& c, std::string_view t, std::string_view) {
        c.db = t;
@@ -168,15 +192,15 @@ const std::array<Setting, 13> kSettings = {{
      }},
     {"backoff_initial", Kind::kDuration,
      [](Config& c, std::string_view t, std::string_view o) {
-       return SetDuration(c.relay.backoff_initial, t, o);
+       return SetDuration(c.relay.backoff_initial, t, o, kMaxBackoff);
      }},
     {"backoff_max", Kind::kDuration,
      [](Config& c, std::string_view t, std::string_view o) {
-       return SetDuration(c.relay.backoff_max, t, o);
+       return SetDuration(c.relay.backoff_max, t, o, kMaxBackoff);
      }},
     {"poll_interval", Kind::kDuration,
      [](Config& c, std::string_view t, std::string_view o) {
-       return SetDuration(c.relay.poll_interval, t, o);
+       return SetDuration(c.relay.poll_interval, t, o, kMaxPollInterval);
      }},
     {"log_level", Kind::kLogLevel, SetLogLevel},
     {"standby", Kind::kBool,
@@ -187,6 +211,8 @@ const std::array<Setting, 13> kSettings = {{
      [](Config& c, std::string_view t, std::string_view o) {
        return SetBool(c.relay.exit_when_drained, t, o);
      }},
+    {"fail_fast", Kind::kBool,
+     [](Config& c, std::string_view t, std::string_view o) { return SetBool(c.fail_fast, t, o); }},
 }};
 
 const Setting* FindSetting(std::string_view key) {
@@ -303,8 +329,58 @@ Status ApplyTomlOptions(Config& config, const toml::table& table, const std::str
   return OkStatus();
 }
 
+// The most parts a dotted TOML key may have (`a.b.c` has 3). toml++ builds
+// and frees the tables of a dotted key recursively, so a key of many
+// thousand parts would overflow the stack; no configuration needs more than
+// a few.
+constexpr std::size_t kMaxTomlKeyParts = 64;
+
+// Refuses a key with more than kMaxTomlKeyParts parts, before toml++ sees
+// the text. Counts the dots outside strings and comments between two of the
+// characters that end a key or a value (= , { } [ ] and newlines): a value
+// has at most a dot or two there, so this bounds every key's parts without
+// parsing TOML.
+Status CheckTomlKeyParts(std::string_view text, std::string_view path) {
+  std::size_t line = 1;
+  std::size_t dots = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '"' || c == '\'') {
+      const bool multi = text.substr(i, 3) == std::string(3, c);
+      const std::string_view close = multi ? text.substr(i, 3) : text.substr(i, 1);
+      std::size_t j = i + close.size();
+      while (j < text.size() && text.substr(j, close.size()) != close) {
+        if (text[j] == '\n') {
+          if (!multi) break;  // an unterminated string: toml++ reports it
+          ++line;
+        }
+        if (c == '"' && text[j] == '\\') ++j;  // an escape in a basic string
+        ++j;
+      }
+      i = std::min(text.size(), j + close.size()) - 1;
+      if (j < text.size() && text[j] == '\n') i = j - 1;
+      continue;
+    }
+    if (c == '#') {
+      while (i + 1 < text.size() && text[i + 1] != '\n') ++i;
+      continue;
+    }
+    if (c == '.') {
+      if (++dots >= kMaxTomlKeyParts) {
+        return InvalidArgument(fmt::format("{}:{}: a key has more than {} dotted parts", path,
+                                           line, kMaxTomlKeyParts));
+      }
+      continue;
+    }
+    if (std::string_view("=,{}[]\n").find(c) != std::string_view::npos) dots = 0;
+    if (c == '\n') ++line;
+  }
+  return OkStatus();
+}
+
 Status ApplyTomlFile(Config& config, const std::string& path) {
   HERALD_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  HERALD_RETURN_IF_ERROR(CheckTomlKeyParts(text, path));
   toml::table table;
   try {
     table = toml::parse(text, path);
@@ -360,8 +436,6 @@ Status ApplyCommandLine(Config& config, const CommandLine& command_line) {
 // Rules between settings, checked once all layers are in.
 Status CheckConsistency(const Config& config) {
   const RelayOptions& r = config.relay;
-  if (r.backoff_initial.count() < 1) return InvalidArgument("backoff_initial must be at least 1ms");
-  if (r.poll_interval.count() < 1) return InvalidArgument("poll_interval must be at least 1ms");
   if (r.backoff_max < r.backoff_initial) {
     return InvalidArgument(fmt::format("backoff_max ({}ms) is below backoff_initial ({}ms)",
                                        r.backoff_max.count(), r.backoff_initial.count()));

@@ -34,6 +34,9 @@ struct Config {
   // standby and exit_when_drained; defaults are RelayOptions' own.
   RelayOptions relay;
   LogLevel log_level = LogLevel::kInfo;
+  // herald relay: exit 1 at once when the database or the bus cannot be
+  // reached at start, instead of waiting for it with backoff.
+  bool fail_fast = false;
 };
 
 // What the command line said, before layering. Keys are setting names

@@ -296,14 +296,80 @@ TEST_F(ConfigTest, UnreadableOrMalformedFileIsAnError) {
   EXPECT_THAT(LoadError(), StartsWith(*line_.config_file + ":2:"));
 }
 
+// A dotted key of a given number of parts: "a.a.a".
+std::string DottedKey(int parts) {
+  std::string k = "a";
+  for (int i = 1; i < parts; ++i) k += ".a";
+  return k;
+}
+
+// A key of thousands of dotted parts made toml++ overflow the stack.
+TEST_F(ConfigTest, KeysOfTooManyDottedPartsAreRefusedAtTheirLine) {
+  for (const std::string& toml : {
+           "db = \"sqlite:x.db\"\n[" + DottedKey(50000) + "]\n",
+           "db = \"sqlite:x.db\"\n" + DottedKey(50000) + " = 1\n",
+           "db = \"sqlite:x.db\"\npublisher_options = {" + DottedKey(65) + " = 1}\n",
+       }) {
+    line_.config_file = WriteToml(toml);
+    EXPECT_EQ(LoadError(), *line_.config_file + ":2: a key has more than 64 dotted parts");
+  }
+}
+
+TEST_F(ConfigTest, DotsInStringsCommentsAndValuesAreNotKeyParts) {
+  const std::string dots(200, '.');
+  line_.config_file = WriteToml("# " + dots + "\ndb = \"sqlite:" + dots + "\"\n" +
+                                "log_level = '''\ninfo'''\n" + "[publisher_options]\n\"" + dots +
+                                "\" = 1.5 # " + dots + "\n" + DottedKey(64) + " = 2.5\n");
+  Result<Config> config = Load();
+  ASSERT_TRUE(config.has_value()) << config.error().ToString();
+  EXPECT_EQ(config->publisher_options.properties.at(dots), "1.5");
+  EXPECT_EQ(config->publisher_options.properties.at(DottedKey(64)), "2.5");
+}
+
 TEST_F(ConfigTest, BackoffMaxBelowInitialIsInconsistent) {
   line_.values["backoff_initial"] = "2s";
   line_.values["backoff_max"] = "1s";
   EXPECT_EQ(LoadError(), "backoff_max (1000ms) is below backoff_initial (2000ms)");
   line_.values["backoff_max"] = "2s";
   EXPECT_TRUE(Load().has_value());
-  line_.values["poll_interval"] = "0";
-  EXPECT_EQ(LoadError(), "poll_interval must be at least 1ms");
+}
+
+// 2562048h made an idle relay spin: a deadline that far ahead overflowed.
+TEST_F(ConfigTest, DurationsOutsideTheirRangeAreRejected) {
+  struct Case {
+    const char* key;
+    const char* value;
+    const char* range;
+  };
+  for (const Case& c : {
+           Case{"poll_interval", "0", "from 1ms to 1h"},
+           Case{"poll_interval", "61m", "from 1ms to 1h"},
+           Case{"poll_interval", "2562048h", "from 1ms to 1h"},
+           Case{"poll_interval", "9223372036854775807ms", "from 1ms to 1h"},
+           Case{"backoff_initial", "0ms", "from 1ms to 24h"},
+           Case{"backoff_max", "25h", "from 1ms to 24h"},
+       }) {
+    line_.values.clear();
+    line_.values[c.key] = c.value;
+    EXPECT_THAT(LoadError(), AllOf(StartsWith(FlagName(c.key) + ": '" + c.value + "'"),
+                                   HasSubstr(c.range)));
+  }
+  line_.values.clear();
+  line_.values["poll_interval"] = "1h";
+  line_.values["backoff_max"] = "24h";
+  ASSERT_TRUE(Load().has_value());
+  EXPECT_EQ(Load()->relay.poll_interval, std::chrono::hours(1));
+}
+
+TEST_F(ConfigTest, FlagValuesAreReadAsBooleans) {
+  line_.values["exit_when_drained"] = "no";
+  line_.values["standby"] = "yes";
+  Result<Config> config = Load();
+  ASSERT_TRUE(config.has_value());
+  EXPECT_FALSE(config->relay.exit_when_drained);
+  EXPECT_TRUE(config->relay.standby);
+  line_.values["standby"] = "maybe";
+  EXPECT_THAT(LoadError(), StartsWith("--standby: 'maybe' is not a boolean"));
 }
 
 TEST_F(ConfigTest, RequireNamesAllThreeSources) {

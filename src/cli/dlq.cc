@@ -64,12 +64,12 @@ struct Prepared {
   std::unique_ptr<Store> store;
 };
 
-std::expected<Prepared, int> Prepare(const DlqFlags& flags, bool none_means_all) {
+std::expected<Prepared, int> Prepare(const DlqFlags& flags, bool none_means_all, Access access) {
   Result<DeadLetterFilter> filter = Filter(flags, none_means_all);
   if (!filter) return std::unexpected(FailSetup(filter.error()));
   Result<Config> config = ResolveConfig(flags.line);
   if (!config) return std::unexpected(FailSetup(config.error()));
-  Result<std::unique_ptr<Store>> store = OpenExistingStore(*config);
+  Result<std::unique_ptr<Store>> store = OpenExistingStore(*config, access);
   if (!store) return std::unexpected(FailSetup(store.error()));
   return Prepared{std::move(*filter), std::move(*store)};
 }
@@ -103,7 +103,7 @@ void PrintText(const std::vector<DeadLetter>& letters) {
 }
 
 int RunList(const DlqFlags& flags) {
-  auto prepared = Prepare(flags, /*none_means_all=*/true);
+  auto prepared = Prepare(flags, /*none_means_all=*/true, Access::kRead);
   if (!prepared) return prepared.error();
   Result<std::vector<DeadLetter>> letters =
       prepared->store->ListDeadLetters(prepared->filter, flags.limit);
@@ -117,7 +117,7 @@ int RunList(const DlqFlags& flags) {
 }
 
 int RunRetry(const DlqFlags& flags) {
-  auto prepared = Prepare(flags, /*none_means_all=*/false);
+  auto prepared = Prepare(flags, /*none_means_all=*/false, Access::kWrite);
   if (!prepared) return prepared.error();
   Result<std::int64_t> n = prepared->store->RetryDeadLetters(prepared->filter, Clock::Real().Now());
   if (!n) return Fail(n.error(), kExitFailure);
@@ -126,7 +126,7 @@ int RunRetry(const DlqFlags& flags) {
 }
 
 int RunPurge(const DlqFlags& flags) {
-  auto prepared = Prepare(flags, /*none_means_all=*/false);
+  auto prepared = Prepare(flags, /*none_means_all=*/false, Access::kWrite);
   if (!prepared) return prepared.error();
   Result<std::int64_t> n = prepared->store->PurgeDeadLetters(prepared->filter);
   if (!n) return Fail(n.error(), kExitFailure);

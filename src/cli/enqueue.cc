@@ -6,15 +6,13 @@
 #include <cstring>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "core/json_text.h"
+#include "cli/event_line.h"
 #include "core/macros.h"
 #include "herald/event.h"
 #include "herald/store.h"
@@ -22,9 +20,6 @@
 namespace herald::cli {
 namespace {
 
-using Json = nlohmann::json;
-
-constexpr std::string_view kTextContentType = "text/plain; charset=utf-8";
 
 struct EnqueueFlags {
   CommandLine line;
@@ -36,18 +31,6 @@ struct EnqueueFlags {
   std::vector<std::string> headers;  // each "name=value"
   std::optional<std::string> jsonl;  // a file, or "-" for standard input
 };
-
-// Checks what Validate() checks, and that a JSON content type has a JSON
-// payload (or none).
-Status CheckEvent(const Event& event) {
-  HERALD_RETURN_IF_ERROR(Validate(event));
-  if (!event.payload.empty() && IsJsonContentType(event.content_type) &&
-      !IsJson(event.payload)) {
-    return InvalidArgument(
-        fmt::format("payload is not valid JSON but the content type is '{}'", event.content_type));
-  }
-  return OkStatus();
-}
 
 // ---- one event from flags --------------------------------------------------
 
@@ -67,83 +50,6 @@ Result<Event> EventFromFlags(const EnqueueFlags& flags) {
 }
 
 // ---- many events from JSON lines -------------------------------------------
-
-std::string CompactJson(std::string_view json) {
-  std::string out;
-  AppendCompactJson(json, out);
-  return out;
-}
-
-Result<std::string> OptionalString(const Json& object, const char* field) {
-  auto it = object.find(field);
-  if (it == object.end()) return std::string();
-  if (!it->is_string()) {
-    return std::unexpected(InvalidArgument(fmt::format("\"{}\" must be a string", field)));
-  }
-  return it->get<std::string>();
-}
-
-Result<Event> EventFromJson(const std::string& text) {
-  // The parser does not recurse, but printing a value does: refuse depth
-  // before anything else looks at the line.
-  if (JsonDepth(text) > kMaxJsonDepth + 1) {
-    return std::unexpected(InvalidArgument(
-        fmt::format("the payload is nested deeper than {} levels", kMaxJsonDepth)));
-  }
-  if (!IsJson(text)) return std::unexpected(InvalidArgument("not valid JSON"));
-  Json object = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!object.is_object()) return std::unexpected(InvalidArgument("not a JSON object"));
-  // The parser keeps the last of two equal keys without a word; a line that
-  // says two things is refused. The payload is taken as written, not
-  // printed again, so its numbers and key order are the writer's.
-  std::string_view payload_text;
-  std::set<std::string> seen;
-  for (const auto& [key_literal, value] : ObjectMembers(text)) {
-    std::string field = Json::parse(key_literal).get<std::string>();
-    if (!seen.insert(field).second) {
-      return std::unexpected(InvalidArgument(fmt::format("field \"{}\" is given twice", field)));
-    }
-    if (field == "payload") payload_text = value;
-  }
-  for (const auto& [field, value] : object.items()) {
-    if (field != "topic" && field != "key" && field != "type" && field != "payload" &&
-        field != "content_type" && field != "headers") {
-      return std::unexpected(InvalidArgument(fmt::format("unknown field \"{}\"", field)));
-    }
-  }
-  if (!object.contains("topic")) return std::unexpected(InvalidArgument("\"topic\" is missing"));
-  if (!object.contains("payload")) {
-    return std::unexpected(InvalidArgument("\"payload\" is missing"));
-  }
-  HERALD_ASSIGN_OR_RETURN(std::string topic, OptionalString(object, "topic"));
-  HERALD_ASSIGN_OR_RETURN(std::string key, OptionalString(object, "key"));
-  HERALD_ASSIGN_OR_RETURN(std::string type, OptionalString(object, "type"));
-  HERALD_ASSIGN_OR_RETURN(std::string content_type, OptionalString(object, "content_type"));
-
-  const Json& payload = object["payload"];
-  bool is_text = payload.is_string();
-  Event event = Event::Make(std::move(topic), std::move(key), std::move(type),
-                            is_text ? payload.get<std::string>() : CompactJson(payload_text));
-  if (!content_type.empty()) {
-    event.content_type = std::move(content_type);
-  } else {
-    event.content_type = is_text ? kTextContentType : kJsonContentType;
-  }
-  if (auto headers = object.find("headers"); headers != object.end()) {
-    if (!headers->is_object()) {
-      return std::unexpected(InvalidArgument("\"headers\" must be an object of strings"));
-    }
-    for (const auto& [name, value] : headers->items()) {
-      if (!value.is_string()) {
-        return std::unexpected(
-            InvalidArgument(fmt::format("header \"{}\" must be a string", name)));
-      }
-      event.headers[name] = value.get<std::string>();
-    }
-  }
-  if (Status s = CheckEvent(event); !s.ok()) return std::unexpected(s);
-  return event;
-}
 
 // Every event of the file, or the first problem as "FILE:LINE: ...". Blank
 // lines are skipped.
@@ -165,7 +71,7 @@ Result<std::vector<Event>> EventsFromJsonLines(const std::string& path) {
     ++line_number;
     std::string line(buffer, static_cast<std::size_t>(length));
     if (line.find_first_not_of(" \t\r\n") == std::string::npos) continue;
-    Result<Event> event = EventFromJson(line);
+    Result<Event> event = EventFromJsonLine(line);
     if (event) {
       events.push_back(std::move(*event));
     } else {
@@ -196,7 +102,7 @@ int RunEnqueue(const EnqueueFlags& flags) {
   }
   Result<Config> config = ResolveConfig(flags.line);
   if (!config) return FailSetup(config.error());
-  Result<std::unique_ptr<Store>> store = OpenExistingStore(*config);
+  Result<std::unique_ptr<Store>> store = OpenExistingStore(*config, Access::kWrite);
   if (!store) return FailSetup(store.error());
   if (!events.empty()) {
     if (Status s = (*store)->Enqueue(events); !s.ok()) return Fail(s, kExitFailure);

@@ -1,11 +1,36 @@
 // herald: the relay daemon and the operator's tools for a Herald outbox.
 #include <csignal>
 #include <exception>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/commands.h"
 #include "cli/common.h"
+
+namespace {
+
+// A word nobody takes: after a command that has commands of its own ("herald
+// dlq frob") or alone ("herald frob") it names an unknown command.
+std::string StrayWordMessage(const CLI::App& app, const CLI::ExtrasError& e) {
+  const CLI::App* at = &app;
+  while (!at->get_subcommands().empty()) at = at->get_subcommands().front();
+  const std::vector<std::string> extras = at->remaining();
+  std::vector<const CLI::App*> commands =
+      at->get_subcommands([](const CLI::App*) { return true; });
+  if (extras.empty()) return e.what();
+  if (commands.empty()) return fmt::format("unexpected argument '{}'", extras.front());
+  std::vector<std::string> names;
+  for (const CLI::App* c : commands) names.push_back(c->get_name());
+  const std::string where = at == &app ? "" : at->get_name() + " ";
+  return fmt::format("unknown {}command '{}' ({}); see herald {}--help", where, extras.front(),
+                     fmt::join(names, ", "), where);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace herald::cli;
@@ -30,6 +55,8 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
+  } catch (const CLI::ExtrasError& e) {
+    return Fail(herald::InvalidArgument(StrayWordMessage(app, e)), kExitUsage);
   } catch (const CLI::ParseError& e) {
     return Fail(herald::InvalidArgument(e.what()), kExitUsage);
   }

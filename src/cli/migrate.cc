@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "core/secrets.h"
 #include "herald/postgres.h"
 #include "herald/sqlite.h"
 #include "herald/store.h"
@@ -23,7 +24,7 @@ int RunMigrate(const CommandLine& line) {
   const bool postgres =
       config->db.starts_with("postgres://") || config->db.starts_with("postgresql://");
   fmt::print("schema is at version {} in {}\n",
-             postgres ? postgres::kSchemaVersion : sqlite::kSchemaVersion, config->db);
+             postgres ? postgres::kSchemaVersion : sqlite::kSchemaVersion, MaskSecrets(config->db));
   return kExitOk;
 }
 

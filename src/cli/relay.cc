@@ -5,14 +5,21 @@
 #include <signal.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <functional>
 #include <memory>
+#include <optional>
+#include <random>
+#include <string_view>
 #include <thread>
 
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "core/backoff.h"
 #include "herald/publisher.h"
 #include "herald/relay.h"
 #include "herald/store.h"
@@ -83,19 +90,60 @@ void LogStats(const RelayStats& s) {
       s.settle_failures);
 }
 
+// Calls `open` until it succeeds, fails for good (an error that is not
+// retriable), or SIGINT/SIGTERM arrives (nullopt); between attempts it waits
+// with the relay's backoff. One log line when the first attempt fails and
+// one when `what` answers again. With fail_fast, the first error is final.
+template <typename T>
+std::optional<Result<T>> OpenWaiting(std::string_view what, const Config& config,
+                                     const std::function<Result<T>()>& open) {
+  const Backoff backoff(config.relay.backoff_initial, config.relay.backoff_max);
+  std::minstd_rand rng(std::random_device{}());
+  const sigset_t signals = ShutdownSignals();
+  for (int failures = 0;; ) {
+    Result<T> opened = open();
+    if (opened || !opened.error().retriable() || config.fail_fast) {
+      if (opened && failures > 0) {
+        spdlog::info("{} reachable after {} failed attempts", what, failures);
+      }
+      return opened;
+    }
+    if (++failures == 1) {
+      spdlog::warn("{} unreachable, retrying with backoff (--fail-fast exits instead): {}", what,
+                   opened.error().ToString());
+    }
+    const std::chrono::milliseconds delay = backoff.Delay(failures, rng);
+    timespec timeout{};
+    timeout.tv_sec = static_cast<time_t>(delay.count() / 1000);
+    timeout.tv_nsec = static_cast<long>(delay.count() % 1000) * 1000000;
+    siginfo_t info{};
+    if (sigtimedwait(&signals, &info, &timeout) > 0) {
+      spdlog::info("{}: stopped while waiting for the {}", strsignal(info.si_signo), what);
+      return std::nullopt;
+    }
+  }
+}
+
 int RunRelay(const CommandLine& line) {
   BlockShutdownSignals();  // before any thread exists
   Result<Config> config = ResolveConfig(line);
   if (!config) return FailSetup(config.error());
   if (Status s = Require(*config, "db"); !s.ok()) return FailSetup(s);
   if (Status s = Require(*config, "publisher"); !s.ok()) return FailSetup(s);
-  Result<std::unique_ptr<Store>> store = OpenExistingStore(*config);
-  if (!store) return FailSetup(store.error());
-  Result<std::unique_ptr<Publisher>> publisher =
-      OpenPublisher(config->publisher, config->publisher_options);
-  if (!publisher) return FailSetup(publisher.error());
+  std::optional<Result<std::unique_ptr<Store>>> store =
+      OpenWaiting<std::unique_ptr<Store>>("database", *config, [&] {
+        return OpenExistingStore(*config, Access::kWrite);
+      });
+  if (!store) return kExitOk;
+  if (!*store) return FailSetup(store->error());
+  std::optional<Result<std::unique_ptr<Publisher>>> publisher =
+      OpenWaiting<std::unique_ptr<Publisher>>("bus", *config, [&] {
+        return OpenPublisher(config->publisher, config->publisher_options);
+      });
+  if (!publisher) return kExitOk;
+  if (!*publisher) return FailSetup(publisher->error());
 
-  Relay relay(**store, **publisher, config->relay);
+  Relay relay(***store, ***publisher, config->relay);
   Status result;
   {
     ShutdownOnSignal shutdown(relay);
@@ -142,6 +190,9 @@ void AddRelayCommand(CLI::App& app, Action* chosen) {
   AddSettingFlag(cmd, line.get(), "standby",
                  "wait while another relay holds the database instead of failing "
                  "($HERALD_STANDBY)");
+  AddSettingFlag(cmd, line.get(), "fail_fast",
+                 "exit 1 at once if the database or the bus cannot be reached at start, "
+                 "instead of waiting for it with backoff ($HERALD_FAIL_FAST)");
   OnChosen(cmd, chosen, [line] { return RunRelay(*line); });
 }
 

@@ -96,7 +96,7 @@ void PrintRelays(const OutboxStats& stats, TimePoint now) {
 int RunStatus(const StatusFlags& flags) {
   Result<Config> config = ResolveConfig(flags.line);
   if (!config) return FailSetup(config.error());
-  Result<std::unique_ptr<Store>> store = OpenExistingStore(*config);
+  Result<std::unique_ptr<Store>> store = OpenExistingStore(*config, Access::kRead);
   if (!store) return FailSetup(store.error());
   Result<OutboxStats> stats = (*store)->Stats();
   if (!stats) return Fail(stats.error(), kExitFailure);

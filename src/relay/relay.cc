@@ -250,6 +250,21 @@ struct KeyState {
   std::deque<PendingEvent> waiting; // publishers without key order: next ones
 };
 
+// `options` within the bounds RelayOptions documents: sizes of at least 1,
+// durations from kMinDuration to kMaxDuration (so that no deadline computed
+// from one can overflow the clock).
+RelayOptions Bounded(RelayOptions options) {
+  constexpr milliseconds kMinDuration{1};
+  constexpr milliseconds kMaxDuration = std::chrono::hours(24);
+  options.batch_size = std::max<std::size_t>(options.batch_size, 1);
+  options.max_in_flight_events = std::max<std::size_t>(options.max_in_flight_events, 1);
+  for (milliseconds* d : {&options.backoff_initial, &options.backoff_max, &options.poll_interval}) {
+    *d = std::clamp(*d, kMinDuration, kMaxDuration);
+  }
+  options.backoff_max = std::max(options.backoff_max, options.backoff_initial);
+  return options;
+}
+
 }  // namespace
 
 class Relay::Impl {
@@ -257,13 +272,10 @@ class Relay::Impl {
   Impl(Store& store, Publisher& publisher, RelayOptions options)
       : store_(store),
         publisher_(publisher),
-        options_(options),
+        options_(Bounded(options)),
         clock_(options.clock != nullptr ? *options.clock : Clock::Real()),
-        backoff_(options.backoff_initial, options.backoff_max),
-        rng_(options.seed != 0 ? options.seed : std::random_device{}()) {
-    options_.batch_size = std::max<std::size_t>(options_.batch_size, 1);
-    options_.max_in_flight_events = std::max<std::size_t>(options_.max_in_flight_events, 1);
-  }
+        backoff_(options_.backoff_initial, options_.backoff_max),
+        rng_(options.seed != 0 ? options.seed : std::random_device{}()) {}
 
   Status Run();
   void Stop() {

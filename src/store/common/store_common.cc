@@ -1,8 +1,13 @@
 #include "store/common/store_common.h"
 
+#include <cctype>
+#include <string_view>
+
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+
+#include "core/json_text.h"
 
 namespace herald::store_internal {
 
@@ -18,13 +23,30 @@ Result<std::string> EncodeHeaders(const Headers& headers) {
 }
 
 Result<Headers> DecodeHeaders(const std::string& text) {
-  nlohmann::json object = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (object.is_discarded() || !object.is_object()) {
-    return std::unexpected(Internal(fmt::format("event headers are not a JSON object: {}", text)));
-  }
   Headers headers;
-  for (const auto& [name, value] : object.items()) {
-    headers.emplace(name, value.is_string() ? value.get<std::string>() : value.dump());
+  if (text == "{}") return headers;
+  // Parsed as text, not as a DOM: a value written by hand may nest to any
+  // depth, and it is kept as its compact JSON text.
+  std::string_view trimmed = text;
+  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.front()))) {
+    trimmed.remove_prefix(1);
+  }
+  if (!IsJson(text) || !trimmed.starts_with('{')) {
+    constexpr std::size_t kShown = 80;
+    return std::unexpected(Internal(fmt::format(
+        "event headers are not a JSON object: {}{}", text.substr(0, kShown),
+        text.size() > kShown ? "..." : "")));
+  }
+  for (const auto& [key, value] : ObjectMembers(text)) {
+    // A key and a string value are flat literals: parsing them is cheap.
+    std::string name = nlohmann::json::parse(key).get<std::string>();
+    if (value.starts_with('"')) {
+      headers.insert_or_assign(std::move(name), nlohmann::json::parse(value).get<std::string>());
+    } else {
+      std::string compact;
+      AppendCompactJson(value, compact);
+      headers.insert_or_assign(std::move(name), std::move(compact));
+    }
   }
   return headers;
 }

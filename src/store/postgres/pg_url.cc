@@ -5,8 +5,11 @@
 
 #include <charconv>
 #include <optional>
+#include <set>
+#include <string_view>
 #include <vector>
 
+#include "core/secrets.h"
 #include "store/postgres/pg.h"
 #include "store/postgres/schema.h"
 
@@ -53,25 +56,6 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
   return std::chrono::milliseconds(*n * scale);
 }
 
-std::string Redact(std::string_view url) {
-  std::string out(url);
-  std::size_t start = out.find("://");
-  if (start == std::string::npos) return out;
-  start += 3;
-  std::size_t at = out.find('@', start);
-  std::size_t slash = out.find('/', start);
-  if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
-    std::size_t colon = out.find(':', start);
-    if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
-  }
-  std::size_t pw = out.find("password=");
-  if (pw != std::string::npos) {
-    std::size_t end = out.find('&', pw);
-    out.replace(pw + 9, (end == std::string::npos ? out.size() : end) - pw - 9, "***");
-  }
-  return out;
-}
-
 // Applies Herald's parameter `key`=`value` to `url`. False if `key` is not
 // Herald's; an error if its value is bad.
 Result<bool> ApplyHeraldParam(std::string_view key, const std::string& value, PgUrl& url) {
@@ -108,8 +92,24 @@ Status CheckWithLibpq(const std::string& conninfo) {
   char* error = nullptr;
   PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
   if (options != nullptr) {
+    // libpq takes any port text here and fails only when it connects.
+    Status port_ok = OkStatus();
+    for (PQconninfoOption* o = options; o->keyword != nullptr && port_ok.ok(); ++o) {
+      if (std::string_view(o->keyword) != "port" || o->val == nullptr) continue;
+      std::string_view ports = o->val;
+      while (port_ok.ok()) {
+        std::size_t comma = ports.find(',');
+        std::string_view port = ports.substr(0, comma);
+        std::optional<long long> n = ParseInt(port);
+        if (!port.empty() && (!n || *n < 1 || *n > 65535)) {
+          port_ok = InvalidArgument(fmt::format("port '{}' is not from 1 to 65535", port));
+        }
+        if (comma == std::string_view::npos) break;
+        ports.remove_prefix(comma + 1);
+      }
+    }
     PQconninfoFree(options);
-    return OkStatus();
+    return port_ok;
   }
   std::string message = error != nullptr ? error : "out of memory";
   PQfreemem(error);
@@ -125,7 +125,7 @@ bool IsPgUrl(std::string_view url) {
 
 Result<PgUrl> ParsePgUrl(std::string_view url) {
   PgUrl out;
-  out.display = Redact(url);
+  out.display = MaskSecrets(url);
   auto fail = [&](const Status& s) {
     return std::unexpected(
         InvalidArgument(fmt::format("database URL '{}': {}", out.display, s.message())));
@@ -136,6 +136,7 @@ Result<PgUrl> ParsePgUrl(std::string_view url) {
   std::size_t q = url.find('?');
   std::string base(url.substr(0, q));
   std::vector<std::string> kept;
+  std::set<std::string_view> seen;
   if (q != std::string_view::npos) {
     std::string_view query = url.substr(q + 1);
     while (!query.empty()) {
@@ -146,6 +147,10 @@ Result<PgUrl> ParsePgUrl(std::string_view url) {
       std::size_t eq = item.find('=');
       if (eq == std::string_view::npos || eq == 0) {
         return fail(InvalidArgument(fmt::format("query parameter '{}' is not name=value", item)));
+      }
+      if (!seen.emplace(item.substr(0, eq)).second) {
+        return fail(InvalidArgument(
+            fmt::format("query parameter '{}' is given twice", item.substr(0, eq))));
       }
       std::optional<std::string> value = PercentDecode(item.substr(eq + 1));
       if (!value) {

@@ -27,7 +27,7 @@ inline constexpr std::chrono::milliseconds kMaxLease{3600 * 1000};
 
 struct PgUrl {
   std::string conninfo;  // the URL for libpq, without Herald's parameters
-  std::string display;   // the URL as given, any password replaced by "***"
+  std::string display;   // the URL as given, its secrets masked (MaskSecrets)
   std::string schema = "herald";
   int partitions = postgres::kDefaultPartitions;
   std::chrono::milliseconds lease = kDefaultLease;

@@ -56,14 +56,16 @@ TEST(PgUrlTest, MalformedUrlsAreOneClearLineAndHidePasswords) {
       "postgres://u:secret@h/d?partitions=x",    "postgres://u:secret@h/d?lease=10ms",
       "postgres://u:secret@h/d?lease=soon",      "postgres://u:secret@h/d?novalue",
       "postgres://u:secret@h/d?schema=%zz",      "postgres://u:secret@h/d?bogus_option=1",
-      "mysql://u:secret@h/d"};
+      "postgres://u:secret@h/d?schema=a&schema=b", "postgres://u:secret@h/d?port=1&port=2",
+      "postgres://u:secret@h:99999/d",           "postgres://u:secret@h:0/d",
+      "postgres://u:secret@h:5432,h:x/d",        "mysql://u:secret@h/d"};
   for (const std::string& text : bad) {
     Result<PgUrl> url = ParsePgUrl(text);
     ASSERT_FALSE(url.has_value()) << text;
     EXPECT_EQ(url.error().code(), Code::kInvalidArgument) << text;
     EXPECT_THAT(url.error().message(), Not(HasSubstr("\n"))) << text;
     EXPECT_THAT(url.error().message(), Not(HasSubstr("secret"))) << text;
-    EXPECT_THAT(url.error().message(), HasSubstr("u:***@h/d")) << text;
+    EXPECT_THAT(url.error().message(), HasSubstr("u:***@h")) << text;
   }
 }
 

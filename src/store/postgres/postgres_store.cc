@@ -239,15 +239,17 @@ constexpr const char* kSettle = "herald_settle";
 // a claim reads a few hundred rows, and starting workers or compiling its
 // expressions (which a generic plan's estimates on a table without
 // statistics would trigger) costs ten times more than reading them.
+// A read-only store's transactions are read-only: the server refuses any
+// write.
 Status SetupStoreConnection(PGconn* conn, const std::string& schema,
-                            std::chrono::milliseconds lock_timeout) {
+                            std::chrono::milliseconds lock_timeout, bool read_only) {
   return pg_internal::ExecSimple(
       conn,
       fmt::format("SET lock_timeout = {}; SET idle_in_transaction_session_timeout = 60000; "
                   "SET plan_cache_mode = force_generic_plan; "
                   "SET max_parallel_workers_per_gather = 0; SET jit = off; "
-                  "LISTEN {}",
-                  std::max<std::int64_t>(lock_timeout.count(), 1),
+                  "SET default_transaction_read_only = {}; LISTEN {}",
+                  std::max<std::int64_t>(lock_timeout.count(), 1), read_only ? "on" : "off",
                   pg_internal::WakeChannel(schema)),
       "");
 }
@@ -255,13 +257,13 @@ Status SetupStoreConnection(PGconn* conn, const std::string& schema,
 class PostgresStoreImpl final : public PostgresStore {
  public:
   PostgresStoreImpl(pg_internal::PgUrl url, std::string relay_id,
-                    std::chrono::milliseconds lock_timeout)
+                    std::chrono::milliseconds lock_timeout, bool read_only)
       : url_(std::move(url)),
         relay_id_(std::move(relay_id)),
         sql_(url_.schema),
         conn_(url_.conninfo, fmt::format("herald {}", relay_id_), "relay store",
-              [schema = url_.schema, lock_timeout](PGconn* c) {
-                return SetupStoreConnection(c, schema, lock_timeout);
+              [schema = url_.schema, lock_timeout, read_only](PGconn* c) {
+                return SetupStoreConnection(c, schema, lock_timeout, read_only);
               }) {}
 
   Status Open() {
@@ -709,7 +711,7 @@ Result<std::unique_ptr<PostgresStore>> OpenPostgresStore(std::string_view url,
   HERALD_ASSIGN_OR_RETURN(pg_internal::PgUrl parsed, pg_internal::ParsePgUrl(url));
   std::string relay_id = parsed.relay_id.empty() ? DefaultRelayId() : parsed.relay_id;
   auto store = std::make_unique<PostgresStoreImpl>(std::move(parsed), std::move(relay_id),
-                                                   options.busy_timeout);
+                                                   options.busy_timeout, options.read_only);
   if (Status s = store->Open(); !s.ok()) return std::unexpected(s);
   return std::unique_ptr<PostgresStore>(std::move(store));
 }

@@ -83,18 +83,51 @@ CREATE INDEX herald_outbox_scheduled ON herald_outbox (key, seq, next_attempt_at
 )sql";
 }
 
+// What the current version consists of, beyond the version table: its
+// tables, which hold events and cannot be made again without losing them,
+// and its indexes, which can, as `herald migrate` does when one is missing.
+constexpr const char* kTables[] = {"herald_outbox", "herald_dead_letters"};
+struct IndexSql {
+  const char* name;
+  const char* create;
+};
+constexpr IndexSql kIndexes[] = {
+    {"herald_outbox_scheduled",
+     "CREATE INDEX IF NOT EXISTS herald_outbox_scheduled ON herald_outbox "
+     "(key, seq, next_attempt_at) WHERE next_attempt_at > 0"},
+    {"herald_dead_letters_topic",
+     "CREATE INDEX IF NOT EXISTS herald_dead_letters_topic ON herald_dead_letters (topic)"},
+};
+
 // Step i brings a database at version i to version i + 1. Append, never edit.
 using MigrationStep = std::string (*)();
 constexpr MigrationStep kSteps[] = {SchemaV1, SchemaV2};
 static_assert(std::size(kSteps) == sqlite::kSchemaVersion, "one migration step per version");
 
-Result<bool> TableExists(sqlite3* db, const char* name) {
+Result<bool> ObjectExists(sqlite3* db, const char* type, const char* name) {
   HERALD_ASSIGN_OR_RETURN(
-      Statement stmt,
-      Statement::Prepare(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                         Code::kUnavailable));
-  stmt.BindText(1, name);
+      Statement stmt, Statement::Prepare(db, "SELECT 1 FROM sqlite_master WHERE type = ? AND name = ?",
+                                         Code::kUnavailable));
+  stmt.BindText(1, type);
+  stmt.BindText(2, name);
   return stmt.Step();
+}
+
+Result<bool> TableExists(sqlite3* db, const char* name) { return ObjectExists(db, "table", name); }
+
+// FailedPrecondition naming the first table of the current version that is
+// missing: a damage that migrate cannot repair.
+Status CheckTables(sqlite3* db) {
+  for (const char* table : kTables) {
+    HERALD_ASSIGN_OR_RETURN(bool exists, TableExists(db, table));
+    if (exists) continue;
+    return FailedPrecondition(fmt::format(
+        "Herald schema in '{}' is damaged: table {} is missing, which `herald migrate` cannot "
+        "make again without losing what it held; restore it from a backup, or drop Herald's "
+        "tables and migrate anew",
+        DatabasePath(db), table));
+  }
+  return OkStatus();
 }
 
 Status NewerSchemaError(int version) {
@@ -133,7 +166,16 @@ Status MigrateSchema(sqlite3* db) {
                           Transaction::Begin(db, Transaction::Kind::kWrite, Code::kUnavailable));
   HERALD_ASSIGN_OR_RETURN(int version, SchemaVersion(db));
   if (version > sqlite::kSchemaVersion) return NewerSchemaError(version);
-  if (version == sqlite::kSchemaVersion) return tx.Commit();
+  if (version == sqlite::kSchemaVersion) {
+    HERALD_RETURN_IF_ERROR(CheckTables(db));
+    for (const IndexSql& index : kIndexes) {
+      HERALD_ASSIGN_OR_RETURN(bool exists, ObjectExists(db, "index", index.name));
+      if (exists) continue;
+      HERALD_RETURN_IF_ERROR(Exec(db, index.create, Code::kUnavailable)
+                                 .WithContext(fmt::format("make index {} again", index.name)));
+    }
+    return tx.Commit();
+  }
   for (int v = version; v < sqlite::kSchemaVersion; ++v) {
     std::string sql = kSteps[v]();
     HERALD_RETURN_IF_ERROR(Exec(db, sql.c_str(), Code::kUnavailable)
@@ -142,6 +184,8 @@ Status MigrateSchema(sqlite3* db) {
   HERALD_RETURN_IF_ERROR(WriteVersion(db));
   return tx.Commit();
 }
+
+Result<bool> HasSchema(sqlite3* db) { return TableExists(db, "herald_schema"); }
 
 Status CheckSchema(sqlite3* db) {
   HERALD_ASSIGN_OR_RETURN(int version, SchemaVersion(db));
@@ -154,9 +198,14 @@ Status CheckSchema(sqlite3* db) {
                     "run `herald migrate --db sqlite:{}`",
                     path, version, sqlite::kSchemaVersion, path));
   }
-  for (const char* table : {"herald_outbox", "herald_dead_letters"}) {
-    HERALD_ASSIGN_OR_RETURN(bool exists, TableExists(db, table));
-    if (!exists) return NoSchemaError(db);
+  HERALD_RETURN_IF_ERROR(CheckTables(db));
+  for (const IndexSql& index : kIndexes) {
+    HERALD_ASSIGN_OR_RETURN(bool exists, ObjectExists(db, "index", index.name));
+    if (exists) continue;
+    std::string path = DatabasePath(db);
+    return FailedPrecondition(
+        fmt::format("Herald schema in '{}' lacks index {}; run `herald migrate --db sqlite:{}`",
+                    path, index.name, path));
   }
   return OkStatus();
 }

@@ -19,6 +19,9 @@ Result<int> SchemaVersion(sqlite3* db);
 // being held longer than the busy timeout is Unavailable.
 Status MigrateSchema(sqlite3* db);
 
+// True if `db` has Herald's schema table (of any version). Reads only.
+Result<bool> HasSchema(sqlite3* db);
+
 // OK if `db` holds Herald's tables at exactly sqlite::kSchemaVersion;
 // FailedPrecondition naming `herald migrate` (or an upgrade of Herald for a
 // newer schema) otherwise.

@@ -109,7 +109,30 @@ TEST(SchemaTest, CheckSchemaNoticesMissingTables) {
   ASSERT_TRUE(store->Migrate().ok());
   RawDb db = OpenRaw(dir.File("x.db"));
   ASSERT_EQ(Exec(db.get(), "DROP TABLE herald_dead_letters"), SQLITE_OK);
-  EXPECT_EQ(store->CheckSchema().code(), Code::kFailedPrecondition);
+  Status check = store->CheckSchema();
+  EXPECT_EQ(check.code(), Code::kFailedPrecondition);
+  EXPECT_THAT(check.message(), HasSubstr("damaged: table herald_dead_letters is missing"));
+}
+
+// Migrate once said a schema missing its dead-letter table was fine, and
+// every relay then failed to settle what it published.
+TEST(SchemaTest, MigrateRefusesAMissingTableAndRepairsAMissingIndex) {
+  TempDir dir;
+  std::unique_ptr<Store> store = OpenTestStore(dir.File("x.db"));
+  ASSERT_TRUE(store->Migrate().ok());
+  RawDb db = OpenRaw(dir.File("x.db"));
+  ASSERT_EQ(Exec(db.get(), "DROP INDEX herald_outbox_scheduled"), SQLITE_OK);
+  EXPECT_THAT(store->CheckSchema().message(), HasSubstr("lacks index herald_outbox_scheduled"));
+  ASSERT_TRUE(store->Migrate().ok());
+  EXPECT_TRUE(store->CheckSchema().ok());
+  EXPECT_EQ(QueryText(db.get(), "SELECT count(*) FROM sqlite_master WHERE name = "
+                                "'herald_outbox_scheduled'"),
+            "1");
+
+  ASSERT_EQ(Exec(db.get(), "DROP TABLE herald_dead_letters"), SQLITE_OK);
+  Status migrate = store->Migrate();
+  EXPECT_EQ(migrate.code(), Code::kFailedPrecondition);
+  EXPECT_THAT(migrate.message(), HasSubstr("table herald_dead_letters is missing"));
 }
 
 TEST(SchemaTest, MigrateRefusesAnOpenTransaction) {

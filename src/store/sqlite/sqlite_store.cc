@@ -112,12 +112,20 @@ Result<FilterSql> CompileFilter(const DeadLetterFilter& filter) {
   return FilterSql{"event_id IN (SELECT value FROM json_each(?1))", ids.dump()};
 }
 
+// WAL lets the application write while the relay reads; the mode is kept in
+// the file, so it is set only in a database that holds Herald's schema and
+// is opened for writing, never in someone else's database.
+Status UseWal(sqlite3* db) { return Exec(db, "PRAGMA journal_mode = WAL", kBusy); }
+
 class SqliteStore final : public Store {
  public:
   SqliteStore(std::string path, Connection db)
       : path_(std::move(path)), db_(std::move(db)), lock_(path_), sql_(PersistentSql()) {}
 
-  Status Migrate() override { return sqlite_internal::MigrateSchema(db_.get()); }
+  Status Migrate() override {
+    HERALD_RETURN_IF_ERROR(sqlite_internal::MigrateSchema(db_.get()));
+    return UseWal(db_.get());
+  }
   Status CheckSchema() override { return sqlite_internal::CheckSchema(db_.get()); }
 
   Status AcquireRelayRole(bool wait, std::stop_token stop) override {
@@ -429,9 +437,17 @@ class SqliteStore final : public Store {
   store_internal::ClaimCursor cursor_;
 };
 
-Status CheckExists(const std::string& path) {
+// OK for an existing file that is not a directory; NotFound for a missing
+// one unless `missing_ok`.
+Status CheckPath(const std::string& path, bool missing_ok) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) == 0) return OkStatus();
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      return InvalidArgument(fmt::format("database '{}' is a directory, not a file", path));
+    }
+    return OkStatus();
+  }
+  if (errno == ENOENT && missing_ok) return OkStatus();
   if (errno == ENOENT) return NotFound(fmt::format("database file '{}' does not exist", path));
   return Unavailable(fmt::format("cannot stat database file '{}': {}", path, std::strerror(errno)));
 }
@@ -441,18 +457,20 @@ Status Configure(sqlite3* db, const StoreOptions& options) {
   int ms = static_cast<int>(
       std::clamp<std::int64_t>(options.busy_timeout.count(), 0, std::numeric_limits<int>::max()));
   sqlite3_busy_timeout(db, ms);
-  HERALD_RETURN_IF_ERROR(Exec(db, "PRAGMA journal_mode = WAL", kBusy));
-  return Exec(db, "PRAGMA synchronous = FULL", kBusy);
+  HERALD_RETURN_IF_ERROR(Exec(db, "PRAGMA synchronous = FULL", kBusy));
+  if (options.read_only) return OkStatus();
+  HERALD_ASSIGN_OR_RETURN(bool herald_database, sqlite_internal::HasSchema(db));
+  return herald_database ? UseWal(db) : OkStatus();
 }
 
 }  // namespace
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(std::string path, const StoreOptions& options) {
   if (path.empty()) return std::unexpected(InvalidArgument("empty SQLite database path"));
-  if (!options.create_if_missing) {
-    if (Status s = CheckExists(path); !s.ok()) return std::unexpected(s);
-  }
-  int flags = SQLITE_OPEN_READWRITE | (options.create_if_missing ? SQLITE_OPEN_CREATE : 0);
+  if (Status s = CheckPath(path, options.create_if_missing); !s.ok()) return std::unexpected(s);
+  int flags = options.read_only ? SQLITE_OPEN_READONLY
+                                : SQLITE_OPEN_READWRITE |
+                                      (options.create_if_missing ? SQLITE_OPEN_CREATE : 0);
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   Connection db(raw);

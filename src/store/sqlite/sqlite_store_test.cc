@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <sstream>
 #include <stop_token>
 #include <thread>
 #include <vector>
@@ -107,16 +108,88 @@ TEST(SqliteStoreOpenTest, MissingFileWithoutCreateIsNotFoundAndCreatesNothing) {
   EXPECT_FALSE(std::filesystem::exists(path));
 }
 
-TEST(SqliteStoreOpenTest, CreateSwitchesTheFileToWal) {
+TEST(SqliteStoreOpenTest, MigrateSwitchesTheFileToWal) {
   TempDir dir;
   std::string path = dir.File("new.db");
   std::unique_ptr<Store> store = OpenTestStore(path);
   ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Migrate().ok());
   EXPECT_TRUE(std::filesystem::exists(path));
   RawDb db = OpenRaw(path);
   EXPECT_EQ(QueryText(db.get(), "PRAGMA journal_mode"), "wal");
   // An existing file opens without create_if_missing.
   EXPECT_TRUE(OpenSqliteStore(path, StoreOptions{}).has_value());
+}
+
+std::string FileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+// Someone else's database (no Herald schema) and an empty file are left
+// byte for byte as they were, whether opened to read or to write: opening
+// once switched them to WAL for good.
+TEST(SqliteStoreOpenTest, ADatabaseWithoutHeraldsSchemaIsNeverChanged) {
+  TempDir dir;
+  const std::string app = dir.File("app.db");
+  {
+    RawDb db = OpenRaw(app);
+    ASSERT_EQ(Exec(db.get(), "CREATE TABLE accounts (id TEXT PRIMARY KEY)"), SQLITE_OK);
+  }
+  const std::string empty = dir.File("empty.db");
+  std::ofstream(empty).close();
+  const std::string app_before = FileBytes(app);
+  for (bool read_only : {true, false}) {
+    for (const std::string& path : {app, empty}) {
+      StoreOptions options;
+      options.read_only = read_only;
+      Result<std::unique_ptr<Store>> store = OpenSqliteStore(path, options);
+      ASSERT_TRUE(store.has_value()) << store.error().ToString();
+      EXPECT_EQ((*store)->CheckSchema().code(), Code::kFailedPrecondition);
+    }
+    EXPECT_EQ(FileBytes(app), app_before);
+    EXPECT_EQ(std::filesystem::file_size(empty), 0u);
+    RawDb db = OpenRaw(app);
+    EXPECT_EQ(QueryText(db.get(), "PRAGMA journal_mode"), "delete");
+  }
+}
+
+// Read commands (status, dlq list) open read-only: everything reads, every
+// write fails, and the file does not change.
+TEST(SqliteStoreOpenTest, AReadOnlyStoreReadsEverythingAndWritesNothing) {
+  TempDir dir;
+  const std::string path = dir.File("herald.db");
+  {
+    std::unique_ptr<Store> store = OpenTestStore(path);
+    ASSERT_TRUE(store->Migrate().ok());
+    std::vector<Event> events = {Event::Make("t", "k", "T", "{}")};
+    ASSERT_TRUE(store->Enqueue(events).ok());
+  }
+  const std::string before = FileBytes(path);
+  StoreOptions options;
+  options.read_only = true;
+  Result<std::unique_ptr<Store>> store = OpenSqliteStore(path, options);
+  ASSERT_TRUE(store.has_value()) << store.error().ToString();
+  EXPECT_TRUE((*store)->CheckSchema().ok());
+  Result<OutboxStats> stats = (*store)->Stats();
+  ASSERT_TRUE(stats.has_value()) << stats.error().ToString();
+  EXPECT_EQ(stats->pending, 1);
+  DeadLetterFilter all;
+  all.all = true;
+  Result<std::vector<DeadLetter>> letters = (*store)->ListDeadLetters(all, 10);
+  ASSERT_TRUE(letters.has_value()) << letters.error().ToString();
+  std::vector<Event> more = {Event::Make("t", "k", "T", "{}")};
+  EXPECT_FALSE((*store)->Enqueue(more).ok());
+  Result<Claim> claim = (*store)->ClaimDue(std::chrono::system_clock::now(), 10, {});
+  ASSERT_TRUE(claim.has_value()) << claim.error().ToString();
+  ASSERT_EQ(claim->events.size(), 1u);
+  Settlement settlement;
+  settlement.published.push_back(claim->events[0].seq);
+  EXPECT_FALSE((*store)->Settle(settlement, std::chrono::system_clock::now()).ok());
+  store->reset();
+  EXPECT_EQ(FileBytes(path), before);
 }
 
 TEST(SqliteStoreOpenTest, FileThatIsNotADatabaseIsFailedPrecondition) {
