@@ -8,6 +8,7 @@ packages=(
   libsqlite3-dev sqlite3
   libpq-dev libpqxx-dev postgresql-15
   librdkafka-dev
+  libnats-dev nats-server
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )

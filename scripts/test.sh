@@ -9,6 +9,12 @@
 # stopped when the script exits, however it exits. If no server can be had
 # the script fails: it never lets those tests skip. One test restarts the
 # server (alone, RUN_SERIAL): give a shared server's URL only if that is fine.
+#
+# The NATS tests (ctest label nats) need a nats-server with JetStream, the
+# same way: HERALD_TEST_NATS_URL if set, otherwise a private one started with
+# scripts/nats.sh (in $HERALD_NATS_DIR, on port $HERALD_NATS_PORT, default
+# 54222; one already running there is reused) and stopped at exit. Those
+# tests fail without a server; the outage tests start servers of their own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -23,11 +29,18 @@ pg_answers() {
   pg_isready -q -d "$url" -t 5
 }
 
+# What to stop when the script exits, however it exits.
+cleanup=()
+stop_all() {
+  for c in "${cleanup[@]}"; do "$root/scripts/$c" stop || true; done
+}
+trap stop_all EXIT
+
 if [[ -z ${HERALD_TEST_PG_URL:-} ]]; then
   if pg_answers; then
     echo "scripts/test.sh: using the PostgreSQL cluster already running"
   else
-    trap '"$root/scripts/pg.sh" stop || true' EXIT
+    cleanup+=(pg.sh)
     ./scripts/pg.sh start "${HERALD_PG_PORT:-}" >/dev/null
   fi
   HERALD_TEST_PG_URL=$(./scripts/pg.sh url)
@@ -36,6 +49,25 @@ fi
 if ! pg_isready -q -d "$HERALD_TEST_PG_URL" -t 10; then
   echo "scripts/test.sh: no PostgreSQL server answers at $HERALD_TEST_PG_URL" >&2
   exit 1
+fi
+
+# True if the server scripts/nats.sh manages is up and accepting.
+nats_answers() {
+  local url hostport
+  url=$(./scripts/nats.sh url 2>/dev/null) || return 1
+  hostport=${url#nats://}
+  (exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}") 2>/dev/null
+}
+
+if [[ -z ${HERALD_TEST_NATS_URL:-} ]]; then
+  if nats_answers; then
+    echo "scripts/test.sh: using the NATS server already running"
+  else
+    cleanup+=(nats.sh)
+    ./scripts/nats.sh start "${HERALD_NATS_PORT:-}" >/dev/null
+  fi
+  HERALD_TEST_NATS_URL=$(./scripts/nats.sh url)
+  export HERALD_TEST_NATS_URL
 fi
 cd "$build_dir"
 ctest --output-on-failure -j"${HERALD_JOBS:-2}" --timeout 600 "$@"

@@ -13,6 +13,9 @@
 #ifdef HERALD_WITH_KAFKA
 #include "publish/kafka/kafka_publisher.h"
 #endif
+#ifdef HERALD_WITH_NATS
+#include "publish/nats/nats_publisher.h"
+#endif
 
 namespace herald {
 namespace {
@@ -76,6 +79,16 @@ Result<std::unique_ptr<Publisher>> OpenKafka(std::string_view url, std::string_v
 }
 #endif
 
+#ifdef HERALD_WITH_NATS
+// "nats://[user:password@]host:port[,host:port...]"; options in docs/nats.md.
+Result<std::unique_ptr<Publisher>> OpenNats(std::string_view url, std::string_view /*rest*/,
+                                            const PublisherOptions& options) {
+  auto publisher = publish::NatsPublisher::Open(url, options);
+  if (!publisher) return std::unexpected(publisher.error());
+  return std::unique_ptr<Publisher>(std::move(*publisher));
+}
+#endif
+
 struct Scheme {
   std::string_view name;
   Opener open;
@@ -86,6 +99,9 @@ constexpr std::array kSchemes = {
     Scheme{"file", OpenFile},
 #ifdef HERALD_WITH_KAFKA
     Scheme{"kafka", OpenKafka},
+#endif
+#ifdef HERALD_WITH_NATS
+    Scheme{"nats", OpenNats},
 #endif
 };
 

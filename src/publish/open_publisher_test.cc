@@ -87,13 +87,16 @@ TEST_F(OpenPublisherTest, RelativeFilePathIsRelativeToWorkingDirectory) {
 TEST_F(OpenPublisherTest, UnknownSchemeNamesItAndListsSupported) {
   Status s = ErrorOf("kafak://x");
   EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  std::string supported = "stdout, file";
 #ifdef HERALD_WITH_KAFKA
-  EXPECT_EQ(s.message(),
-            "unknown publisher scheme 'kafak' in 'kafak://x' (supported: stdout, file, kafka)");
-#else
-  EXPECT_EQ(s.message(),
-            "unknown publisher scheme 'kafak' in 'kafak://x' (supported: stdout, file)");
+  supported += ", kafka";
 #endif
+#ifdef HERALD_WITH_NATS
+  supported += ", nats";
+#endif
+  EXPECT_EQ(s.message(),
+            fmt::format("unknown publisher scheme 'kafak' in 'kafak://x' (supported: {})",
+                        supported));
 }
 
 TEST_F(OpenPublisherTest, MalformedUrlsAreInvalidArgument) {
@@ -123,6 +126,22 @@ TEST_F(OpenPublisherTest, BuiltInSinksRefuseOptions) {
   EXPECT_THAT(s.message(), HasSubstr("acks"));
   EXPECT_FALSE(fs::exists(dir_ / "x"));
 }
+
+#ifdef HERALD_WITH_NATS
+TEST_F(OpenPublisherTest, NatsSchemeOpensTheJetStreamPublisher) {
+  // Nothing listens on port 1: the publisher opens and connects in the
+  // background; a malformed URL or option is refused at once.
+  auto p = OpenPublisher("nats://127.0.0.1:1");
+  ASSERT_TRUE(p.has_value()) << p.error().ToString();
+  EXPECT_TRUE((*p)->guarantees().deduplicates_by_id);
+  EXPECT_EQ(ErrorOf("nats://127.0.0.1").code(), Code::kInvalidArgument);
+  PublisherOptions options;
+  options.properties["acks"] = "all";
+  Status s = ErrorOf("nats://127.0.0.1:1", options);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("acks"));
+}
+#endif
 
 TEST(OutcomeNameTest, NamesEveryOutcome) {
   EXPECT_EQ(OutcomeName(Outcome::kPublished), "published");

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "publish/common/cloud_events.h"
 #include "publish/common/key_order_gate.h"
 #include "publish/kafka/kafka_errors.h"
 
@@ -29,8 +30,6 @@ constexpr int kQueueFullPollMillis = 5;
 // is purged (and reported kRetry).
 constexpr milliseconds kCloseFlush{5000};
 constexpr milliseconds kCloseAfterPurge{5000};
-
-constexpr std::string_view kSpecVersion = "1.0";
 
 bool ConfIsTrue(rd_kafka_conf_t* conf, const char* name) {
   std::array<char, 64> value{};
@@ -74,14 +73,10 @@ void AddHeader(rd_kafka_headers_t* headers, std::string_view name, std::string_v
 }
 
 // CloudEvents binary-mode attributes, then the event's own headers.
-rd_kafka_headers_t* MakeHeaders(const Event& event, const std::string& source) {
-  rd_kafka_headers_t* headers = rd_kafka_headers_new(6 + event.headers.size());
-  AddHeader(headers, "ce_id", event.id.ToString());
-  AddHeader(headers, "ce_type", event.type);
-  AddHeader(headers, "ce_source", source);
-  AddHeader(headers, "ce_time", FormatRfc3339(event.created_at));
-  AddHeader(headers, "ce_specversion", kSpecVersion);
-  AddHeader(headers, "content-type", event.content_type);
+rd_kafka_headers_t* MakeHeaders(const Event& event, const CloudEventsOptions& cloud_events) {
+  const CloudEventsHeaders attributes(event, cloud_events, CloudEventsBinding::kKafka);
+  rd_kafka_headers_t* headers = rd_kafka_headers_new(attributes.size() + event.headers.size());
+  for (const CloudEventsHeader& h : attributes) AddHeader(headers, h.name, h.value);
   for (const auto& [name, value] : event.headers) AddHeader(headers, name, value);
   return headers;
 }
@@ -205,7 +200,9 @@ Result<std::unique_ptr<KafkaPublisher>> KafkaPublisher::Open(std::string_view ur
 }
 
 KafkaPublisher::KafkaPublisher(KafkaConfig config, Guarantees guarantees)
-    : config_(std::move(config)), guarantees_(guarantees) {}
+    : config_(std::move(config)),
+      cloud_events_{.source = config_.source, .subject_from_key = false},
+      guarantees_(guarantees) {}
 
 KafkaPublisher::~KafkaPublisher() { StopProducer(); }
 
@@ -302,7 +299,7 @@ void KafkaPublisher::Resume(std::span<const std::string> keys) { gate_.Resume(ke
 bool KafkaPublisher::Produce(Call& call, std::size_t index, const Event& event) {
   const std::string topic = MapTopic(config_.topic_template, event.topic);
   LearnTopic(topic);
-  rd_kafka_headers_t* headers = MakeHeaders(event, config_.source);
+  rd_kafka_headers_t* headers = MakeHeaders(event, cloud_events_);
   const char* key = event.key.empty() ? nullptr : event.key.data();
   while (true) {
     rd_kafka_resp_err_t err = rd_kafka_producev(

@@ -32,6 +32,7 @@
 #include "herald/event.h"
 #include "herald/publisher.h"
 #include "herald/status.h"
+#include "publish/common/cloud_events.h"
 #include "publish/common/key_order_gate.h"
 #include "publish/kafka/kafka_config.h"
 
@@ -107,6 +108,8 @@ class KafkaPublisher final : public Publisher {
   static void OnError(rd_kafka_s* rk, int err, const char* reason, void* opaque);
 
   const KafkaConfig config_;
+  // The key is the Kafka message key, so no ce_subject.
+  const CloudEventsOptions cloud_events_;
   const Guarantees guarantees_;
   rd_kafka_s* rk_ = nullptr;
   std::jthread poller_;
