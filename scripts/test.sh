@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what is missing, builds, runs every test.
+# The whole test suite: installs what is missing, builds, runs every test;
+# then the unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer
+# (scripts/sanitize.sh) and every fuzz target for a bounded time
+# (scripts/fuzz.sh, $HERALD_FUZZ_SECONDS each).
 # Usage: scripts/test.sh [ctest arguments, e.g. -L unit]
+# With ctest arguments it runs only those tests, in build/.
 #
 # The PostgreSQL tests need a server. With HERALD_TEST_PG_URL set, that one is
 # used as it is. Otherwise a private cluster is started with scripts/pg.sh
@@ -69,5 +73,8 @@ if [[ -z ${HERALD_TEST_NATS_URL:-} ]]; then
   HERALD_TEST_NATS_URL=$(./scripts/nats.sh url)
   export HERALD_TEST_NATS_URL
 fi
-cd "$build_dir"
-ctest --output-on-failure -j"${HERALD_JOBS:-2}" --timeout 600 "$@"
+(cd "$build_dir" && ctest --output-on-failure -j"${HERALD_JOBS:-2}" --timeout 600 "$@")
+if (($# == 0)); then
+  ./scripts/sanitize.sh
+  ./scripts/fuzz.sh
+fi

@@ -140,7 +140,8 @@ TEST(DemoTest, ExplicitOutageWithAnExternalBusIsRefused) {
 }
 
 TEST(DemoTest, BusesHeraldHasNoPublisherForAreRefused) {
-  ExpectUsageError({"--publisher", "nats://localhost:4222"}, "no nats:// publisher");
+  ExpectUsageError({"--publisher", "nats://localhost:4222"}, "consumers read Kafka only");
+  ExpectUsageError({"--publisher", "amqp://localhost:5672"}, "no amqp:// publisher");
   ExpectUsageError({"--publisher", "amqp://localhost"}, "no amqp:// publisher");
 }
 

@@ -163,7 +163,8 @@ void AddRelayCommand(CLI::App& app, Action* chosen) {
   auto line = std::make_shared<CommandLine>();
   AddCommonOptions(cmd, line.get());
   AddSettingOption(cmd, line.get(), "publisher", "URL",
-                   "where events go: stdout: or file:PATH ($HERALD_PUBLISHER)");
+                   "where events go: stdout:, file:PATH, kafka://HOST:PORT,... or "
+                   "nats://HOST:PORT,... ($HERALD_PUBLISHER)");
   cmd->add_option("--publisher-option", line->publisher_options,
                   "a publisher property, repeatable ($HERALD_PUBLISHER_OPTIONS=\"k=v,k=v\")")
       ->type_name("KEY=VALUE");
