@@ -467,5 +467,52 @@ TEST_F(PostgresE2eTest, NoCommandPrintsThePasswordOfALiveConnection) {
   }
 }
 
+
+// A settlement the database refuses (here a trigger that raises on DELETE;
+// the same path as a role without DELETE) once made the relay publish the
+// same events again at once, thousands of times a second. Now it is retried
+// with backoff without publishing again, said once, and applied once the
+// database accepts it.
+TEST_F(PostgresE2eTest, ARefusedSettlementIsRetriedWithoutPublishingAgain) {
+  const std::string url = StoreUrl();
+  ASSERT_NO_FATAL_FAILURE(MigrateWithCli(url));
+  PgConn admin = Connect();
+  ASSERT_NE(admin, nullptr);
+  ASSERT_EQ(PgExec(admin.get(), "CREATE FUNCTION " + schema_ +
+                                    ".refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                                    "$$ BEGIN RAISE EXCEPTION 'deletes are not allowed'; END $$"),
+            "");
+  ASSERT_EQ(PgExec(admin.get(), "CREATE TRIGGER refuse BEFORE DELETE ON " + schema_ +
+                                    ".outbox FOR EACH ROW EXECUTE FUNCTION " + schema_ +
+                                    ".refuse()"),
+            "");
+  Manifest manifest = EnqueueBacklog(3, 3, 3);
+  ASSERT_EQ(manifest.ids.size(), 3u);
+
+  SinkWatcher watcher;
+  watcher.Watch(dir_ / "bus.jsonl");
+  Process relay(RelayArgs(url, dir_ / "bus.jsonl",
+                          {"--backoff-initial", "50ms", "--backoff-max", "200ms"}),
+                dir_.path());
+  ASSERT_TRUE(WaitUntil([&] { return watcher.lines() >= 3; }, 30s, 1ms));
+  std::this_thread::sleep_for(3s);  // many backoff periods
+  EXPECT_EQ(watcher.lines(), 3u) << "events published again while their settlement failed";
+  EXPECT_EQ(Stats(url).pending, 3);
+
+  ASSERT_EQ(PgExec(admin.get(), "DROP TRIGGER refuse ON " + schema_ + ".outbox"), "");
+  EXPECT_TRUE(WaitForNothingPending(url, 30s));
+  relay.Signal(SIGTERM);
+  ProcessResult r = relay.Wait(30s);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(watcher.lines(), 3u);
+  std::size_t said = 0;
+  for (std::size_t at = r.err.find("deletes are not allowed"); at != std::string::npos;
+       at = r.err.find("deletes are not allowed", at + 1)) {
+    ++said;
+  }
+  EXPECT_EQ(said, 1u) << r.err;
+  ExpectDeliveredOnceInKeyOrder(manifest, watcher.Finish(), 0);
+}
+
 }  // namespace
 }  // namespace herald::test
