@@ -11,7 +11,7 @@ launcher=()
 if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHERALD_SANITIZE=ON \
   -DHERALD_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
-cmake --build "$build_dir" -j"${HERALD_JOBS:-2}"
+cmake --build "$build_dir" -j"${HERALD_JOBS:-2}" --target herald_unit_tests
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 cd "$build_dir"
