@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -101,15 +100,8 @@ TEST_F(PostgresRestartTest, RelayStartedDuringAnOutageWaitsForTheServer) {
   relay.Signal(SIGTERM);
   ProcessResult r = relay.Wait(30s);
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  auto count = [&](std::string_view text) {
-    std::size_t n = 0;
-    for (std::size_t at = r.err.find(text); at != std::string::npos; at = r.err.find(text, at + 1)) {
-      ++n;
-    }
-    return n;
-  };
-  EXPECT_EQ(count("database unreachable, retrying with backoff"), 1u) << r.err;
-  EXPECT_EQ(count("database reachable after"), 1u) << r.err;
+  EXPECT_EQ(CountOf(r.err, "database unreachable, retrying with backoff"), 1u) << r.err;
+  EXPECT_EQ(CountOf(r.err, "database reachable after"), 1u) << r.err;
   ExpectDeliveredOnceInKeyOrder(manifest, watcher.Finish(), 0);
 }
 

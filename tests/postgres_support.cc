@@ -57,6 +57,15 @@ std::string PgQueryValue(PGconn* conn, const std::string& sql) {
   return value;
 }
 
+std::size_t CountOf(std::string_view text, std::string_view needle) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(needle); at != std::string_view::npos;
+       at = text.find(needle, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
 bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout,
                std::chrono::milliseconds step) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

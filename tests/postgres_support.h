@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -43,6 +44,9 @@ std::string PgExec(PGconn* conn, const std::string& sql);
 // Runs a query expected to return one value; the value as text, or "" with
 // a test failure.
 std::string PgQueryValue(PGconn* conn, const std::string& sql);
+
+// How many times `needle` occurs in `text` (a line logged once, say).
+std::size_t CountOf(std::string_view text, std::string_view needle);
 
 // Waits until `done()` is true, checking every `step`; false on timeout.
 bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout,
