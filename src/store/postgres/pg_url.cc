@@ -88,6 +88,21 @@ Result<bool> ApplyHeraldParam(std::string_view key, const std::string& value, Pg
   return true;
 }
 
+// OK if each of the comma-separated `ports` is empty (the default) or a
+// number from 1 to 65535.
+Status CheckPorts(std::string_view ports) {
+  while (true) {
+    std::size_t comma = ports.find(',');
+    std::string_view port = ports.substr(0, comma);
+    std::optional<long long> n = ParseInt(port);
+    if (!port.empty() && (!n || *n < 1 || *n > 65535)) {
+      return InvalidArgument(fmt::format("port '{}' is not from 1 to 65535", port));
+    }
+    if (comma == std::string_view::npos) return OkStatus();
+    ports.remove_prefix(comma + 1);
+  }
+}
+
 Status CheckWithLibpq(const std::string& conninfo) {
   char* error = nullptr;
   PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
@@ -95,18 +110,7 @@ Status CheckWithLibpq(const std::string& conninfo) {
     // libpq takes any port text here and fails only when it connects.
     Status port_ok = OkStatus();
     for (PQconninfoOption* o = options; o->keyword != nullptr && port_ok.ok(); ++o) {
-      if (std::string_view(o->keyword) != "port" || o->val == nullptr) continue;
-      std::string_view ports = o->val;
-      while (port_ok.ok()) {
-        std::size_t comma = ports.find(',');
-        std::string_view port = ports.substr(0, comma);
-        std::optional<long long> n = ParseInt(port);
-        if (!port.empty() && (!n || *n < 1 || *n > 65535)) {
-          port_ok = InvalidArgument(fmt::format("port '{}' is not from 1 to 65535", port));
-        }
-        if (comma == std::string_view::npos) break;
-        ports.remove_prefix(comma + 1);
-      }
+      if (std::string_view(o->keyword) == "port" && o->val != nullptr) port_ok = CheckPorts(o->val);
     }
     PQconninfoFree(options);
     return port_ok;
