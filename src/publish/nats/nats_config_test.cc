@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "publish/nats/nats_publisher.h"
+
 namespace herald::publish {
 namespace {
 
@@ -113,6 +115,18 @@ TEST(NatsConfigTest, PublishSubjectsAreLiteral) {
   for (std::string_view bad :
        {"", ".", "a.", ".a", "a..b", "a.*", "a.>", "*", ">", "a b", "a\tb", "a\nb", "a\x7f"}) {
     EXPECT_FALSE(IsValidPublishSubject(bad)) << bad;
+  }
+}
+
+// cnats calls a connection's callbacks on a thread of its own, also after
+// the publisher closed and destroyed it; a publisher opened against no
+// server and destroyed at once is the quickest way there (caught by
+// AddressSanitizer when a callback reached a destroyed publisher).
+TEST(NatsPublisherLifetimeTest, CallbacksAfterTheDestructorReachNothingFreed) {
+  for (int i = 0; i < 20; ++i) {
+    auto publisher = NatsPublisher::Open("nats://127.0.0.1:1", {});
+    ASSERT_TRUE(publisher.has_value()) << publisher.error().ToString();
+    EXPECT_FALSE((*publisher)->connected());
   }
 }
 

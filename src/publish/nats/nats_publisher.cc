@@ -161,6 +161,71 @@ class NatsPublisher::Call {
   std::vector<Held> failures_;  // guarded by mu_
 };
 
+// What cnats calls back into for one connection. cnats runs connection
+// callbacks on a thread of its own, after natsConnection_Close() and
+// natsConnection_Destroy() have returned, and acks on a subscription's
+// thread; so the publisher does not hand cnats itself. It detaches from
+// the listener before it closes the connection (waiting for callbacks that
+// are running) and frees it once the connection's closed callback, the last
+// one cnats posts, has run.
+class NatsPublisher::Listener {
+ public:
+  explicit Listener(NatsPublisher* owner) : owner_(owner) {}
+
+  // Runs f(owner) and returns true, or returns false once detached.
+  template <typename F>
+  bool With(F&& f) {
+    NatsPublisher* owner = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (owner_ == nullptr) return false;
+      owner = owner_;
+      ++active_;
+    }
+    f(*owner);
+    std::lock_guard<std::mutex> lock(mu_);
+    --active_;
+    changed_.notify_all();
+    return true;
+  }
+
+  // No callback reaches the owner once this returns.
+  void Detach() {
+    std::unique_lock<std::mutex> lock(mu_);
+    owner_ = nullptr;
+    changed_.wait(lock, [this] { return active_ == 0; });
+  }
+
+  // The connection's closed callback: nothing is posted after it. The last
+  // thing the callback does with this listener.
+  void Closed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    changed_.notify_all();
+  }
+
+  // Frees `listener` once its connection's closed callback has run, waiting
+  // up to `timeout`; otherwise leaves it to cnats's late callbacks (a few
+  // bytes) rather than free what a callback may still use.
+  static void Release(Listener* listener, milliseconds timeout) {
+    {
+      std::unique_lock<std::mutex> lock(listener->mu_);
+      if (!listener->changed_.wait_for(lock, timeout, [listener] { return listener->closed_; })) {
+        spdlog::debug("nats: no closed callback in time; the listener stays");
+        return;
+      }
+    }
+    delete listener;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  NatsPublisher* owner_;  // guarded by mu_; null once detached
+  int active_ = 0;        // guarded by mu_: callbacks running now
+  bool closed_ = false;   // guarded by mu_
+};
+
 Result<std::unique_ptr<NatsPublisher>> NatsPublisher::Open(std::string_view url,
                                                            const PublisherOptions& options) {
   Result<NatsConfig> config = ParseNatsConfig(url, options);
@@ -232,14 +297,18 @@ Status NatsPublisher::Connect() {
     s = check(natsOptions_SetRetryOnFailedConnect(opts, true, OnReconnected, nullptr),
               "retry on failed connect");
   }
+  auto listener = std::make_unique<Listener>(this);
   if (s.ok()) {
-    s = check(natsOptions_SetDisconnectedCB(opts, &NatsPublisher::OnDisconnected, this),
+    s = check(natsOptions_SetDisconnectedCB(opts, &NatsPublisher::OnDisconnected, listener.get()),
               "callback");
   }
   if (s.ok()) s = check(natsOptions_SetReconnectedCB(opts, OnReconnected, nullptr), "callback");
-  if (s.ok()) s = check(natsOptions_SetClosedCB(opts, &NatsPublisher::OnClosed, this), "callback");
   if (s.ok()) {
-    s = check(natsOptions_SetErrorHandler(opts, &NatsPublisher::OnAsyncError, this), "callback");
+    s = check(natsOptions_SetClosedCB(opts, &NatsPublisher::OnClosed, listener.get()), "callback");
+  }
+  if (s.ok()) {
+    s = check(natsOptions_SetErrorHandler(opts, &NatsPublisher::OnAsyncError, listener.get()),
+              "callback");
   }
   if (!s.ok()) return s;
 
@@ -247,22 +316,23 @@ Status NatsPublisher::Connect() {
   if (st == NATS_NOT_YET_CONNECTED) {
     spdlog::warn("nats: no server answers yet, connecting in the background");
   } else if (st != NATS_OK) {
+    // cnats made no connection, so posts no callback for one.
     nc_ = nullptr;
     return InvalidArgument(fmt::format("nats connect: {}", LastError(st)));
   }
+  listener_ = listener.release();
 
   jsOptions jso;
   jsOptions_Init(&jso);
   jso.Wait = config_.ack_timeout.count();
   jso.PublishAsync.MaxPending = config_.max_pending;
   jso.PublishAsync.AckHandler = &NatsPublisher::OnAck;
-  jso.PublishAsync.AckHandlerClosure = this;
+  jso.PublishAsync.AckHandlerClosure = listener_;
   jso.PublishAsync.StallWait = kStallWaitMillis;
   st = natsConnection_JetStream(&js_, nc_, &jso);
   if (st != NATS_OK) {
     std::string error = LastError(st);
-    natsConnection_Destroy(nc_);
-    nc_ = nullptr;
+    CloseConnection();
     return Internal(fmt::format("nats JetStream context: {}", error));
   }
   return OkStatus();
@@ -294,10 +364,12 @@ void NatsPublisher::CloseConnection() {
     js_ = nullptr;
   }
   if (nc_ != nullptr) {
-    closing_ = true;  // a disconnect now is no outage
+    listener_->Detach();  // a disconnect now is no outage
     natsConnection_Close(nc_);
     natsConnection_Destroy(nc_);
     nc_ = nullptr;
+    Listener::Release(listener_, config_.connect_timeout + kCloseSlack);
+    listener_ = nullptr;
   }
 }
 
@@ -306,7 +378,6 @@ void NatsPublisher::Rebuild() {
   CloseConnection();
   rebuilds_.fetch_add(1);
   stream_ready_ = false;
-  closing_ = false;
   if (Status s = Connect(); !s.ok()) {
     spdlog::error("nats: no new connection: {}", s.ToString());
   }
@@ -457,7 +528,8 @@ NatsPublisher::Ref NatsPublisher::Take(natsMsg* msg) {
 
 void NatsPublisher::OnAck(jsCtx* /*js*/, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error,
                           void* closure) {
-  static_cast<NatsPublisher*>(closure)->HandleAck(msg, ack, error);
+  static_cast<Listener*>(closure)->With(
+      [&](NatsPublisher& publisher) { publisher.HandleAck(msg, ack, error); });
   natsMsg_Destroy(msg);
 }
 
@@ -503,19 +575,21 @@ void NatsPublisher::HandleAck(natsMsg* msg, const jsPubAck* ack, const jsPubAckE
 }
 
 void NatsPublisher::OnDisconnected(natsConnection* /*nc*/, void* closure) {
-  if (static_cast<NatsPublisher*>(closure)->closing_.load()) return;
-  spdlog::warn("nats: disconnected from the server");
+  // Once the publisher has detached, it is closing: no outage.
+  static_cast<Listener*>(closure)->With(
+      [](NatsPublisher&) { spdlog::warn("nats: disconnected from the server"); });
 }
 
 void NatsPublisher::OnClosed(natsConnection* nc, void* closure) {
-  if (static_cast<NatsPublisher*>(closure)->closing_.load()) {
-    spdlog::debug("nats: connection closed");
-    return;
-  }
-  const char* text = nullptr;
-  natsConnection_GetLastError(nc, &text);
-  spdlog::warn("nats: cnats gave the connection up{}{}; the next call makes a new one",
-               text != nullptr && *text != '\0' ? ": " : "", text != nullptr ? text : "");
+  auto* listener = static_cast<Listener*>(closure);
+  const bool gave_up = listener->With([nc](NatsPublisher&) {
+    const char* text = nullptr;
+    natsConnection_GetLastError(nc, &text);
+    spdlog::warn("nats: cnats gave the connection up{}{}; the next call makes a new one",
+                 text != nullptr && *text != '\0' ? ": " : "", text != nullptr ? text : "");
+  });
+  if (!gave_up) spdlog::debug("nats: connection closed");
+  listener->Closed();
 }
 
 void NatsPublisher::OnAsyncError(natsConnection* nc, natsSubscription* /*sub*/, natsStatus err,
@@ -525,7 +599,8 @@ void NatsPublisher::OnAsyncError(natsConnection* nc, natsSubscription* /*sub*/, 
   const std::string_view error = text != nullptr ? text : "";
   if (err == NATS_NOT_PERMITTED) {
     if (std::string subject = DeniedSubject(error); !subject.empty()) {
-      static_cast<NatsPublisher*>(closure)->Denied(std::move(subject));
+      static_cast<Listener*>(closure)->With(
+          [&](NatsPublisher& publisher) { publisher.Denied(std::move(subject)); });
     }
   }
   spdlog::warn("nats: {}{}{}", natsStatus_GetText(err), error.empty() ? "" : ": ", error);

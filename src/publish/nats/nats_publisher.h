@@ -90,6 +90,7 @@ class NatsPublisher final : public Publisher {
 
  private:
   class Call;
+  class Listener;
   struct Ref {
     Call* call;
     std::size_t index;
@@ -116,6 +117,7 @@ class NatsPublisher final : public Publisher {
   // False on timeout.
   bool WaitForCalls(std::chrono::milliseconds timeout);
 
+  // cnats's callbacks; `closure` is the connection's Listener.
   static void OnDisconnected(natsConnection* nc, void* closure);
   static void OnClosed(natsConnection* nc, void* closure);
   static void OnAsyncError(natsConnection* nc, natsSubscription* sub, natsStatus err,
@@ -132,10 +134,12 @@ class NatsPublisher final : public Publisher {
   // Replaced only by Publish() (Rebuild), when no call is outstanding.
   natsConnection* nc_ = nullptr;
   jsCtx* js_ = nullptr;
+  // What cnats's callbacks for nc_ reach this publisher through; outlives
+  // it until the connection's last callback has run.
+  Listener* listener_ = nullptr;
   std::atomic<bool> stream_ready_{false};
   std::atomic<std::uint64_t> duplicates_{0};
   std::atomic<int> rebuilds_{0};
-  std::atomic<bool> closing_{false};  // CloseConnection() is closing it
 
   std::mutex denied_mu_;
   std::unordered_map<std::string, std::chrono::steady_clock::time_point>
