@@ -139,10 +139,10 @@ TEST(DemoTest, ExplicitOutageWithAnExternalBusIsRefused) {
                    "cannot take an external bus down");
 }
 
-TEST(DemoTest, BusesHeraldHasNoPublisherForAreRefused) {
+TEST(DemoTest, BusesTheDemoCannotReadAreRefused) {
   ExpectUsageError({"--publisher", "nats://localhost:4222"}, "consumers read Kafka only");
-  ExpectUsageError({"--publisher", "amqp://localhost:5672"}, "no amqp:// publisher");
-  ExpectUsageError({"--publisher", "amqp://localhost"}, "no amqp:// publisher");
+  ExpectUsageError({"--publisher", "redis://localhost:6379"}, "expected kafka://");
+  ExpectUsageError({"--publisher", "stdout:"}, "consumers read Kafka only");
 }
 
 TEST(DemoTest, MalformedInfrastructureIsRefused) {

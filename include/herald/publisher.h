@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "herald/event.h"
 #include "herald/status.h"
@@ -89,11 +90,23 @@ struct PublisherOptions {
   std::map<std::string, std::string> properties;
 };
 
-// Opens a publisher from a URL: "stdout:", "file:PATH", "kafka://host:port,..."
-// (when built with Kafka; see docs/kafka.md). InvalidArgument for a
-// malformed URL or an unknown scheme; the publisher's own error otherwise.
+// Opens a publisher from a URL whose scheme names the bus: "stdout:",
+// "file:PATH", and, as built, "kafka://host:port,..." (docs/kafka.md),
+// "nats://host:port,..." (docs/nats.md) and the others PublisherSchemes()
+// lists. InvalidArgument for a malformed URL, an unknown scheme or an option
+// the bus does not take; the publisher's own error otherwise.
 Result<std::unique_ptr<Publisher>> OpenPublisher(std::string_view url,
                                                  const PublisherOptions& options = {});
+
+// One URL scheme OpenPublisher can open in this build.
+struct PublisherScheme {
+  std::string_view name;  // "nats": URLs start with "nats:"
+  std::string_view form;  // the URL's shape, e.g. "nats://HOST:PORT[,HOST:PORT...]"
+  std::string_view doc;   // where its options are described, e.g. "docs/nats.md"
+};
+
+// Every scheme of this build, in a fixed order ("stdout" and "file" first).
+std::vector<PublisherScheme> PublisherSchemes();
 
 }  // namespace herald
 

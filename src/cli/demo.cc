@@ -254,17 +254,14 @@ Status CheckPublisher(DemoOptions& o) {
   std::string_view url = o.publisher;
   std::size_t colon = url.find(':');
   std::string_view scheme = url.substr(0, colon == std::string_view::npos ? 0 : colon);
-  if (scheme == "nats") {
+  const std::vector<PublisherScheme> schemes = PublisherSchemes();
+  if (scheme != "kafka" && std::any_of(schemes.begin(), schemes.end(), [&](const auto& s) {
+        return s.name == scheme;
+      })) {
     return InvalidArgument(fmt::format(
         "--publisher {}: the demo's consumers read Kafka only; it runs on kafka://HOST:PORT,... "
         "or, without --publisher, on an in-process Kafka mock cluster (herald relay publishes "
-        "to nats:// too)",
-        o.publisher));
-  }
-  if (scheme == "amqp" || scheme == "amqps") {
-    return InvalidArgument(fmt::format(
-        "--publisher {}: Herald has no {}:// publisher yet; the demo runs on kafka://HOST:PORT,... "
-        "or, without --publisher, on an in-process Kafka mock cluster",
+        "to {}: too)",
         o.publisher, scheme));
   }
   if (!url.starts_with("kafka://")) {

@@ -13,9 +13,11 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <string>
 #include <string_view>
 #include <thread>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
@@ -162,9 +164,13 @@ void AddRelayCommand(CLI::App& app, Action* chosen) {
       "relay", "Publish committed events from the database to a bus until stopped");
   auto line = std::make_shared<CommandLine>();
   AddCommonOptions(cmd, line.get());
+  std::string forms;
+  for (const PublisherScheme& scheme : PublisherSchemes()) {
+    if (!forms.empty()) forms += ", ";
+    forms += scheme.form;
+  }
   AddSettingOption(cmd, line.get(), "publisher", "URL",
-                   "where events go: stdout:, file:PATH, kafka://HOST:PORT,... or "
-                   "nats://HOST:PORT,... ($HERALD_PUBLISHER)");
+                   fmt::format("where events go: {} ($HERALD_PUBLISHER)", forms));
   cmd->add_option("--publisher-option", line->publisher_options,
                   "a publisher property, repeatable ($HERALD_PUBLISHER_OPTIONS=\"k=v,k=v\")")
       ->type_name("KEY=VALUE");

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -87,16 +88,45 @@ TEST_F(OpenPublisherTest, RelativeFilePathIsRelativeToWorkingDirectory) {
 TEST_F(OpenPublisherTest, UnknownSchemeNamesItAndListsSupported) {
   Status s = ErrorOf("kafak://x");
   EXPECT_EQ(s.code(), Code::kInvalidArgument);
-  std::string supported = "stdout, file";
-#ifdef HERALD_WITH_KAFKA
-  supported += ", kafka";
-#endif
-#ifdef HERALD_WITH_NATS
-  supported += ", nats";
-#endif
+  std::string supported;
+  for (const PublisherScheme& scheme : PublisherSchemes()) {
+    supported += (supported.empty() ? "" : ", ") + std::string(scheme.name);
+  }
   EXPECT_EQ(s.message(),
             fmt::format("unknown publisher scheme 'kafak' in 'kafak://x' (supported: {})",
                         supported));
+}
+
+TEST(PublisherSchemesTest, ListsEveryBusOfThisBuildOnceAndOpensEach) {
+  std::vector<std::string> names;
+  for (const PublisherScheme& scheme : PublisherSchemes()) {
+    names.emplace_back(scheme.name);
+    EXPECT_TRUE(scheme.form.starts_with(std::string(scheme.name) + ":")) << scheme.form;
+    EXPECT_TRUE(scheme.doc.starts_with("docs/")) << scheme.doc;
+    EXPECT_TRUE(fs::exists(fs::path(HERALD_SOURCE_DIR) / scheme.doc)) << scheme.doc;
+    // Each scheme reaches its own bus: a URL without a host is the bus's
+    // own complaint, never "unknown scheme".
+    auto p = OpenPublisher(std::string(scheme.name) + "://");
+    if (!p.has_value()) {
+      EXPECT_THAT(p.error().message(), ::testing::Not(HasSubstr("unknown publisher scheme")));
+    }
+  }
+  std::vector<std::string> expected = {"stdout", "file"};
+#ifdef HERALD_WITH_KAFKA
+  expected.push_back("kafka");
+#endif
+#ifdef HERALD_WITH_NATS
+  expected.push_back("nats");
+#endif
+  std::vector<std::string> sorted = names;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end()) << "a name twice";
+  for (const std::string& name : expected) {
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+  }
+  ASSERT_GE(names.size(), 2u);
+  EXPECT_EQ(names[0], "stdout");
+  EXPECT_EQ(names[1], "file");
 }
 
 TEST_F(OpenPublisherTest, MalformedUrlsAreInvalidArgument) {

@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <ostream>
 #include <random>
 #include <set>
 #include <string>
@@ -200,6 +201,9 @@ struct BusKind {
   std::string name;
   std::unique_ptr<Bus> (*make)();
 };
+
+// What ctest and GoogleTest show of a parameter: its name.
+void PrintTo(const BusKind& kind, std::ostream* out) { *out << kind.name; }
 
 std::vector<BusKind> Buses() {
   std::vector<BusKind> kinds;
