@@ -37,6 +37,7 @@
 
 #include "herald/clock.h"
 #include "herald/publisher.h"
+#include "herald/relay_listener.h"
 #include "herald/status.h"
 #include "herald/store.h"
 
@@ -74,6 +75,9 @@ struct RelayOptions {
   Clock* clock = nullptr;
   // Seed of the jitter; 0 draws one from std::random_device.
   std::uint64_t seed = 0;
+  // Told of every outcome, claim and settlement (see RelayListener);
+  // nullptr: nobody. Not owned; must outlive Run().
+  RelayListener* listener = nullptr;
 };
 
 // Counters since construction. Safe to read from any thread.
@@ -86,6 +90,12 @@ struct RelayStats {
   std::uint64_t claims = 0;         // Store::ClaimDue() calls
   std::uint64_t settles = 0;        // Store::Settle() calls that succeeded
   std::uint64_t settle_failures = 0;
+  // The state now.
+  bool holds_role = false;          // Run() holds the relay role and relays
+  bool bus_down = false;            // backing off after kUnavailable, probing
+  bool store_failing = false;       // the last claim or settlement failed
+  std::size_t in_flight_events = 0;  // held between claim and settlement
+  std::size_t in_flight_bytes = 0;
 };
 
 class Relay {

@@ -36,6 +36,17 @@ constexpr milliseconds kMinIdleSleep{1};
 // Tries of the last settlement when Run() is stopping; after them its events
 // stay pending and are published again by the next relay.
 constexpr int kStopSettleAttempts = 3;
+// The listener of a relay that was given none.
+RelayListener& NoListener() {
+  static RelayListener none;
+  return none;
+}
+
+std::chrono::microseconds Since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                               start);
+}
+
 // What an event costs the window besides its strings.
 constexpr std::size_t kEventOverhead = 256;
 
@@ -274,6 +285,7 @@ class Relay::Impl {
         publisher_(publisher),
         options_(Bounded(options)),
         clock_(options.clock != nullptr ? *options.clock : Clock::Real()),
+        listener_(options.listener != nullptr ? *options.listener : NoListener()),
         backoff_(options_.backoff_initial, options_.backoff_max),
         rng_(options.seed != 0 ? options.seed : std::random_device{}()) {}
 
@@ -293,6 +305,11 @@ class Relay::Impl {
     s.claims = counters_.claims.load();
     s.settles = counters_.settles.load();
     s.settle_failures = counters_.settle_failures.load();
+    s.holds_role = counters_.holds_role.load();
+    s.bus_down = counters_.bus_down.load();
+    s.store_failing = counters_.store_failing.load();
+    s.in_flight_events = counters_.in_flight_events.load();
+    s.in_flight_bytes = counters_.in_flight_bytes.load();
     return s;
   }
 
@@ -306,7 +323,21 @@ class Relay::Impl {
     std::atomic<std::uint64_t> claims{0};
     std::atomic<std::uint64_t> settles{0};
     std::atomic<std::uint64_t> settle_failures{0};
+    // Gauges, published after each pass of the loop.
+    std::atomic<bool> holds_role{false};
+    std::atomic<bool> bus_down{false};
+    std::atomic<bool> store_failing{false};
+    std::atomic<std::size_t> in_flight_events{0};
+    std::atomic<std::size_t> in_flight_bytes{0};
   };
+
+  // Publishes the engine thread's state to the gauges of stats().
+  void PublishGauges() {
+    counters_.bus_down.store(bus_down_);
+    counters_.store_failing.store(store_failures_ > 0 || settle_failures_ > 0);
+    counters_.in_flight_events.store(held_.size());
+    counters_.in_flight_bytes.store(held_bytes_);
+  }
 
   // What Run() does after a pass of its loop.
   enum class Next { kGoOn, kDrained, kFail };
@@ -335,6 +366,7 @@ class Relay::Impl {
   Publisher& publisher_;
   RelayOptions options_;
   Clock& clock_;
+  RelayListener& listener_;
   Backoff backoff_;
   std::stop_source stop_;
   Counters counters_;
@@ -387,11 +419,16 @@ Status Relay::Impl::Run() {
                keeps_key_order_ ? "several events of a key in flight"
                                 : "one event per key in flight");
   handoff_.emplace(publisher_, inbox_, stop);
+  counters_.holds_role.store(true);
   Status failure = OkStatus();
   while (!stop.stop_requested()) {
-    if (Step(stop, failure) != Next::kGoOn) break;
+    const Next next = Step(stop, failure);
+    PublishGauges();
+    if (next != Next::kGoOn) break;
   }
   Shutdown();
+  PublishGauges();
+  counters_.holds_role.store(false);
   spdlog::info("relay stopped");
   return failure;
 }
@@ -450,7 +487,10 @@ Relay::Impl::Next Relay::Impl::Claim(std::stop_token stop, Status& failure) {
   in_flight.reserve(held_.size());
   for (const auto& [seq, bytes] : held_) in_flight.push_back(seq);
   counters_.claims.fetch_add(1);
+  const auto started = std::chrono::steady_clock::now();
   Result<herald::Claim> claim = store_.ClaimDue(clock_.Now(), limit, in_flight);
+  listener_.OnClaim(claim.has_value() ? claim->events.size() : 0, Since(started),
+                    claim.has_value());
   if (!claim.has_value()) {
     const Status& error = claim.error();
     if (!error.retriable()) {
@@ -632,6 +672,8 @@ void Relay::Impl::Process(Completion& c) {
                     event.id.ToString(), event.key);
     }
     settlement_.published.push_back(slot.seq);
+    listener_.OnPublished(event, std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(
+                                                             clock_.Now() - event.created_at)));
     BusAnswered();
     if (state != nullptr && !state->waiting.empty() && !state->blocked) {
       ++state->in_flight;
@@ -646,6 +688,7 @@ void Relay::Impl::Process(Completion& c) {
       spdlog::warn("bus unavailable, backing off: {}", d.error);
       bus_down_ = true;
       bus_down_rounds_ = 1;
+      listener_.OnBusState(false);
       DropWaiting();
     }
   } else if (after_failure) {
@@ -657,13 +700,16 @@ void Relay::Impl::Process(Completion& c) {
     if (d.outcome == Outcome::kRejected) {
       settlement_.dead.push_back({slot.seq, d.error});
       dead_ids_.push_back(event.id.ToString());
+      listener_.OnDeadLetter(event, settlement_.dead.back().error);
     } else if (options_.max_attempts > 0 && attempts >= options_.max_attempts) {
       settlement_.dead.push_back(
           {slot.seq, fmt::format("gave up after {} attempts: {}", attempts, d.error)});
       dead_ids_.push_back(event.id.ToString());
+      listener_.OnDeadLetter(event, settlement_.dead.back().error);
     } else {
       settlement_.retries.push_back(
           {slot.seq, clock_.Now() + backoff_.Delay(attempts, rng_), d.error});
+      listener_.OnRetry(event, d.error);
     }
     if (state != nullptr) {
       ++state->awaiting;
@@ -688,6 +734,7 @@ void Relay::Impl::BusAnswered() {
   spdlog::info("bus available again after {} probes", bus_down_rounds_);
   bus_down_ = false;
   bus_down_rounds_ = 0;
+  listener_.OnBusState(true);
 }
 
 // Holds `key` back after a failure of its event handed over as `handed`:
@@ -754,7 +801,9 @@ bool Relay::Impl::SettleOnce() {
   const std::size_t n =
       settlement_.published.size() + settlement_.retries.size() + settlement_.dead.size();
   if (n == 0) return true;
+  const auto started = std::chrono::steady_clock::now();
   Status s = store_.Settle(settlement_, clock_.Now());
+  listener_.OnSettle(n, Since(started), s.ok());
   if (!s.ok()) {
     counters_.settle_failures.fetch_add(1);
     if (++settle_failures_ == 1) {

@@ -465,6 +465,90 @@ TEST_F(RelayTest, I6MaxAttemptsDeadLettersAfterExactlyThatManyAttempts) {
   EXPECT_LE(publisher.calls(), kMaxAttempts + 10 + 10);
 }
 
+// ---- what the relay tells its listener ------------------------------------
+
+// Records every call, as a metrics exporter would count them.
+class RecordingListener final : public RelayListener {
+ public:
+  void OnPublished(const Event& event, milliseconds age) override {
+    published.push_back(event.id);
+    ages.push_back(age);
+  }
+  void OnRetry(const Event& event, std::string_view) override { retried.push_back(event.id); }
+  void OnDeadLetter(const Event& event, std::string_view error) override {
+    dead.emplace_back(event.id, std::string(error));
+  }
+  void OnClaim(std::size_t events, std::chrono::microseconds, bool ok) override {
+    ++claims;
+    claimed += events;
+    claims_failed += ok ? 0 : 1;
+  }
+  void OnSettle(std::size_t events, std::chrono::microseconds, bool ok) override {
+    ++settles;
+    if (ok) settled += events;
+  }
+  void OnBusState(bool available) override { bus_states.push_back(available); }
+
+  std::vector<EventId> published;
+  std::vector<milliseconds> ages;
+  std::vector<EventId> retried;
+  std::vector<std::pair<EventId, std::string>> dead;
+  int claims = 0;
+  int claims_failed = 0;
+  std::size_t claimed = 0;
+  int settles = 0;
+  std::size_t settled = 0;
+  std::vector<bool> bus_states;
+};
+
+TEST_F(RelayTest, TheListenerHearsEveryOutcomeClaimSettlementAndOutage) {
+  // Stamped on the relay's clock, so that their age is known.
+  std::vector<Event> events;
+  for (int i = 0; i < 40; ++i) {
+    Event e = Event::Make("orders", fmt::format("key-{}", i % 4), "OrderPlaced", "{}");
+    e.created_at = clock_.Now();
+    events.push_back(std::move(e));
+  }
+  AppTransaction(events, /*commit=*/true);
+  const Event& poison = events[1];
+  const Event& flaky = events[2];
+  ScriptedPublisher publisher;
+  publisher.Reject(poison.id, "too large");
+  publisher.Fail([&](const Event& e) { return e.id == flaky.id; }, "timed out", 2);
+  clock_.Advance(milliseconds(250));  // every event is 250 ms old when first offered
+  publisher.DownUntil(clock_, clock_.Now() + std::chrono::seconds(5));
+
+  RecordingListener listener;
+  RelayOptions options = Options();
+  options.listener = &listener;
+  RelayStats stats;
+  ASSERT_TRUE(RunRelay(*store_, publisher, options, {}, &stats).ok());
+
+  std::set<EventId> published(listener.published.begin(), listener.published.end());
+  std::set<EventId> expected = IdsOf(events);
+  expected.erase(poison.id);
+  EXPECT_EQ(published, expected);
+  EXPECT_EQ(listener.published.size(), expected.size()) << "one report per confirmation";
+  EXPECT_EQ(stats.published, expected.size());
+  for (milliseconds age : listener.ages) EXPECT_GE(age, milliseconds(250));
+  EXPECT_EQ(listener.retried, (std::vector<EventId>{flaky.id, flaky.id}));
+  ASSERT_EQ(listener.dead.size(), 1u);
+  EXPECT_EQ(listener.dead[0].first, poison.id);
+  EXPECT_EQ(listener.dead[0].second, "too large");
+  EXPECT_EQ(listener.bus_states, (std::vector<bool>{false, true}));
+  EXPECT_EQ(static_cast<std::uint64_t>(listener.claims), stats.claims);
+  EXPECT_EQ(listener.claims_failed, 0);
+  EXPECT_GE(listener.claimed, events.size());
+  EXPECT_EQ(static_cast<std::uint64_t>(listener.settles), stats.settles);
+  EXPECT_EQ(listener.settled, expected.size() + 2 + 1);  // published, 2 retries, 1 dead
+  // Once Run() has returned, the gauges say so.
+  EXPECT_FALSE(stats.holds_role);
+  EXPECT_FALSE(stats.bus_down);
+  EXPECT_FALSE(stats.store_failing);
+  EXPECT_EQ(stats.in_flight_events, 0u);
+  EXPECT_EQ(stats.in_flight_bytes, 0u);
+}
+
 // ---- I8: bounded batches, and a down bus costs a probe per interval --------
 
 TEST_F(RelayTest, I8BacklogDrainsInBoundedBatches) {
