@@ -43,7 +43,10 @@ const std::vector<std::string> kHeraldVariables = {
     "HERALD_BATCH_SIZE",      "HERALD_MAX_ATTEMPTS",
     "HERALD_BACKOFF_INITIAL", "HERALD_BACKOFF_MAX",
     "HERALD_POLL_INTERVAL",   "HERALD_LOG_LEVEL",
-    "HERALD_STANDBY",         "HERALD_EXIT_WHEN_DRAINED"};
+    "HERALD_STANDBY",         "HERALD_EXIT_WHEN_DRAINED",
+    "HERALD_FAIL_FAST",       "HERALD_MAX_IN_FLIGHT_EVENTS",
+    "HERALD_MAX_IN_FLIGHT_BYTES", "HERALD_METRICS_ADDRESS",
+    "HERALD_READY_MAX_AGE"};
 
 using Env = std::map<std::string, std::string>;
 
@@ -182,6 +185,10 @@ TEST_F(CliTest, BadInputExitsTwoWithOneLineAndTouchesNothing) {
        {},
        "--batch-size"},
       {{"relay", "--db", "{db}", "--publisher", "stdout:", "--poll-interval", "5x"}, {}, "5x"},
+      {{"relay", "--db", "{db}", "--publisher", "stdout:", "--metrics-address", "host:x"},
+       {},
+       "metrics address 'host:x'"},
+      {{"relay", "--db", "{db}", "--publisher", "stdout:", "--ready-max-age", "soon"}, {}, "soon"},
       {{"relay", "--db", "{db}", "--publisher", "stdout:"},
        {{"HERALD_MAX_ATTEMPTS", "-1"}},
        "HERALD_MAX_ATTEMPTS"},

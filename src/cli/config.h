@@ -37,6 +37,11 @@ struct Config {
   // herald relay: exit 1 at once when the database or the bus cannot be
   // reached at start, instead of waiting for it with backoff.
   bool fail_fast = false;
+  // herald relay: serve /metrics, /healthz and /readyz here ("PORT" binds
+  // 127.0.0.1); empty: no endpoint.
+  std::string metrics_address;
+  // /readyz is unready while the oldest pending event is older; 0: no check.
+  std::chrono::milliseconds ready_max_age{0};
 };
 
 // What the command line said, before layering. Keys are setting names

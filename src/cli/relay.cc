@@ -22,6 +22,11 @@
 
 #include "cli/commands.h"
 #include "core/backoff.h"
+#include "core/macros.h"
+#include "core/secrets.h"
+#ifdef HERALD_WITH_METRICS
+#include "herald/metrics.h"
+#endif
 #include "herald/publisher.h"
 #include "herald/relay.h"
 #include "herald/store.h"
@@ -126,12 +131,71 @@ std::optional<Result<T>> OpenWaiting(std::string_view what, const Config& config
   }
 }
 
+// The metrics endpoint and the read-only store it reads the backlog from.
+struct Metrics {
+#ifdef HERALD_WITH_METRICS
+  std::unique_ptr<MetricsServer> server;
+  std::unique_ptr<Store> stats_store;
+
+  void Watch(const Relay& relay, const Config& config) {
+    Result<std::unique_ptr<Store>> opened = OpenExistingStore(config, Access::kRead);
+    if (opened) {
+      stats_store = std::move(*opened);
+    } else {
+      spdlog::warn("metrics: no store connection for the backlog figures: {}",
+                   opened.error().ToString());
+    }
+    server->Watch(&relay, stats_store.get());
+  }
+#else
+  struct NoServer {
+    RelayListener& listener() { return none; }
+    void Watch(const Relay*, Store*) {}
+    RelayListener none;
+  };
+  std::unique_ptr<NoServer> server;
+  void Watch(const Relay&, const Config&) {}
+#endif
+};
+
+Result<std::unique_ptr<Metrics>> StartMetrics(const Config& config) {
+#ifdef HERALD_WITH_METRICS
+  MetricsOptions options;
+  options.address = config.metrics_address;
+  options.ready_max_oldest_age =
+      std::chrono::ceil<std::chrono::seconds>(config.ready_max_age);
+  HERALD_ASSIGN_OR_RETURN(std::unique_ptr<MetricsServer> server, MetricsServer::Start(options));
+  spdlog::info("metrics on http://{}:{}/metrics, health on /healthz and /readyz",
+               config.metrics_address.find(':') == std::string::npos
+                   ? std::string("127.0.0.1")
+                   : config.metrics_address.substr(0, config.metrics_address.rfind(':')),
+               server->port());
+  auto metrics = std::make_unique<Metrics>();
+  metrics->server = std::move(server);
+  return metrics;
+#else
+  static_cast<void>(config);
+  return std::unexpected(InvalidArgument(
+      "--metrics-address: this build has no metrics endpoint (built without prometheus-cpp "
+      "and civetweb; HERALD_WITH_METRICS)"));
+#endif
+}
+
 int RunRelay(const CommandLine& line) {
   BlockShutdownSignals();  // before any thread exists
   Result<Config> config = ResolveConfig(line);
   if (!config) return FailSetup(config.error());
   if (Status s = Require(*config, "db"); !s.ok()) return FailSetup(s);
   if (Status s = Require(*config, "publisher"); !s.ok()) return FailSetup(s);
+  // The endpoint first: /healthz answers while the relay waits for the
+  // database or the bus.
+  std::unique_ptr<Metrics> metrics;
+  if (!config->metrics_address.empty()) {
+    Result<std::unique_ptr<Metrics>> started = StartMetrics(*config);
+    if (!started) return FailSetup(started.error());
+    metrics = std::move(*started);
+    config->relay.listener = &metrics->server->listener();
+  }
   std::optional<Result<std::unique_ptr<Store>>> store =
       OpenWaiting<std::unique_ptr<Store>>("database", *config, [&] {
         return OpenExistingStore(*config, Access::kWrite);
@@ -146,12 +210,15 @@ int RunRelay(const CommandLine& line) {
   if (!*publisher) return FailSetup(publisher->error());
 
   Relay relay(***store, ***publisher, config->relay);
+  if (metrics != nullptr) metrics->Watch(relay, *config);
   Status result;
   {
     ShutdownOnSignal shutdown(relay);
-    spdlog::info("relaying from {} to {}", config->db, config->publisher);
+    spdlog::info("relaying from {} to {}", MaskSecrets(config->db),
+                 MaskSecrets(config->publisher));
     result = relay.Run();
   }
+  if (metrics != nullptr) metrics->server->Watch(nullptr, nullptr);
   LogStats(relay.stats());
   if (!result.ok()) return Fail(result, kExitFailure);
   return kExitOk;
@@ -197,6 +264,12 @@ void AddRelayCommand(CLI::App& app, Action* chosen) {
   AddSettingFlag(cmd, line.get(), "standby",
                  "wait while another relay holds the database instead of failing "
                  "($HERALD_STANDBY)");
+  AddSettingOption(cmd, line.get(), "metrics_address", "[HOST:]PORT",
+                   "serve Prometheus /metrics, /healthz and /readyz there; a port alone binds "
+                   "127.0.0.1 ($HERALD_METRICS_ADDRESS; default: none)");
+  AddSettingOption(cmd, line.get(), "ready_max_age", "DURATION",
+                   "/readyz is unready while the oldest pending event is older "
+                   "($HERALD_READY_MAX_AGE; default: no such check)");
   AddSettingFlag(cmd, line.get(), "fail_fast",
                  "exit 1 at once if the database or the bus cannot be reached at start, "
                  "instead of waiting for it with backoff ($HERALD_FAIL_FAST)");
