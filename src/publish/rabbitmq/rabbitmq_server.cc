@@ -273,7 +273,7 @@ std::int64_t AmqpClient::MessageCount(const std::string& queue) {
 }
 
 std::vector<AmqpMessage> AmqpClient::ReadAll(const std::string& queue, std::size_t count,
-                                             std::chrono::milliseconds timeout) {
+                                             std::chrono::milliseconds timeout, bool take) {
   std::vector<AmqpMessage> out;
   auto last = std::chrono::steady_clock::now();
   while (conn_ != nullptr && out.size() < count) {
@@ -315,7 +315,7 @@ std::vector<AmqpMessage> AmqpClient::ReadAll(const std::string& queue, std::size
       }
     }
     amqp_destroy_message(&message);
-    amqp_basic_ack(conn_, 1, tag, 0);
+    if (take) amqp_basic_ack(conn_, 1, tag, 0);
     amqp_maybe_release_buffers(conn_);
     out.push_back(std::move(m));
     last = std::chrono::steady_clock::now();

@@ -86,9 +86,12 @@ class AmqpClient {
   // How many messages `queue` holds; -1 on error.
   std::int64_t MessageCount(const std::string& queue);
   // Takes (basic.get, then ack) every message of `queue` in queue order;
-  // stops at `count` messages or after `timeout` without one.
+  // stops at `count` messages or after `timeout` without one. With `take`
+  // false nothing is acked: the broker puts the messages back, in their
+  // places, when this client closes.
   std::vector<AmqpMessage> ReadAll(const std::string& queue, std::size_t count,
-                                   std::chrono::milliseconds timeout = std::chrono::seconds(5));
+                                   std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                                   bool take = true);
 
  private:
   bool Check(const char* what);
