@@ -9,6 +9,7 @@ packages=(
   libpq-dev libpqxx-dev postgresql-15
   librdkafka-dev
   libnats-dev nats-server
+  librabbitmq-dev rabbitmq-server
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
