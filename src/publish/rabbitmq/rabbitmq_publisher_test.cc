@@ -144,7 +144,7 @@ class RabbitMqPublisherTest : public ::testing::Test {
   // key orders.placed), keys drawn from `keys`, `per_tx` per application
   // transaction. Returns them in enqueue order.
   std::vector<Event> Commit(int count, const std::vector<std::string>& keys, int per_tx,
-                            std::string topic = "") {
+                            std::string topic = "", std::size_t pad = 0) {
     if (topic.empty()) topic = exchange_ + "/orders.placed";
     std::vector<Event> all;
     for (int i = 0; i < count; i += per_tx) {
@@ -152,7 +152,7 @@ class RabbitMqPublisherTest : public ::testing::Test {
       outbox_.Exec(fmt::format("INSERT INTO business (note) VALUES ('tx {}')", i));
       for (int j = i; j < std::min(count, i + per_tx); ++j) {
         Event e = Event::Make(topic, keys[rng_() % keys.size()], "OrderPlaced",
-                              fmt::format(R"({{"n":{}}})", j));
+                              fmt::format(R"({{"n":{},"pad":"{}"}})", j, std::string(pad, 'p')));
         e.headers["traceparent"] = fmt::format("00-{:032x}-{:016x}-01", j, j);
         Status s = sqlite::Enqueue(outbox_.app(), e);
         EXPECT_TRUE(s.ok()) << s.ToString();
@@ -431,6 +431,31 @@ TEST_F(RabbitMqPublisherTest, I6AnExchangeThatDoesNotExistIsRejectedAndTheNextCa
   EXPECT_EQ(client.ReadAll(queue_, 30, seconds(1)).size(), 29u);
   EXPECT_EQ(publisher->connections(), 1);
   Cleanup(client);
+}
+
+TEST_F(RabbitMqPublisherTest, I6AMessageOverTheBrokersMaxSizeIsDeadLetteredOthersFlow) {
+  RabbitMqServer server({"max_message_size = 4096"});
+  std::string error;
+  ASSERT_TRUE(server.Start(&error)) << error;
+  AmqpClient client(server.url());
+  MakeExchangeAndQueue(client);
+  std::vector<Event> events = Commit(150, Keys(10), 10);
+  std::vector<Event> big = Commit(1, {"acct-big"}, 1, "", /*pad=*/10000);
+  std::vector<Event> after = Commit(150, Keys(10), 10);
+  events.insert(events.end(), after.begin(), after.end());
+  auto publisher = OpenRabbit(server.url(), Options());
+  ASSERT_NE(publisher, nullptr);
+  RelayStats stats;
+  ASSERT_TRUE(RunRelay(*store_, *publisher, &stats).ok());
+  EXPECT_EQ(stats.published, events.size());
+  EXPECT_EQ(stats.dead_lettered, 1u);
+  EXPECT_EQ(Pending(), 0);
+  std::vector<DeadLetter> dead = DeadLetters();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].event.id, big[0].id);
+  EXPECT_THAT(dead[0].error, HasSubstr("larger than"));
+  std::vector<AmqpMessage> stored = client.ReadAll(queue_, events.size() * 2, seconds(1));
+  ExpectAllStoredInKeyOrder(events, stored);
 }
 
 TEST_F(RabbitMqPublisherTest, AnUnreachableBrokerReportsEveryEventUnavailable) {

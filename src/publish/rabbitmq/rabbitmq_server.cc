@@ -95,7 +95,7 @@ std::string Text(amqp_bytes_t b) {
 
 }  // namespace
 
-RabbitMqServer::RabbitMqServer()
+RabbitMqServer::RabbitMqServer(std::vector<std::string> config)
     : port_(FreePort()), dist_port_(FreePort()), epmd_port_(FreePort()) {
   dir_ = std::filesystem::temp_directory_path() /
          fmt::format("herald_rabbitmq_{}_{}", ::getpid(), port_);
@@ -105,6 +105,8 @@ RabbitMqServer::RabbitMqServer()
   std::filesystem::create_directories(dir_ / "mnesia", ignored);
   std::filesystem::create_directories(dir_ / "log", ignored);
   std::ofstream(dir_ / "enabled_plugins") << "[].\n";
+  std::ofstream conf(dir_ / "rabbitmq.conf");
+  for (const std::string& line : config) conf << line << "\n";
 }
 
 RabbitMqServer::~RabbitMqServer() {
@@ -138,6 +140,7 @@ bool RabbitMqServer::Start(std::string* error) {
       fmt::format("RABBITMQ_LOG_BASE={}", (dir_ / "log").string()),
       fmt::format("RABBITMQ_ENABLED_PLUGINS_FILE={}", (dir_ / "enabled_plugins").string()),
       fmt::format("RABBITMQ_PID_FILE={}", (dir_ / "rabbit.pid").string()),
+      fmt::format("RABBITMQ_CONFIG_FILE={}", (dir_ / "rabbitmq.conf").string()),
   };
   pid_ = Spawn({binary}, env, /*new_session=*/true, error);
   if (pid_ < 0) return false;

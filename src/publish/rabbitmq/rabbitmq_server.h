@@ -24,7 +24,9 @@ namespace herald::publish::testing {
 class RabbitMqServer {
  public:
   // Picks free ports (AMQP, distribution, epmd) and a fresh directory.
-  RabbitMqServer();
+  // `config` lines (rabbitmq.conf syntax, e.g. "max_message_size = 4096")
+  // go into the node's configuration file.
+  explicit RabbitMqServer(std::vector<std::string> config = {});
   // Kills the node and its epmd and removes its directory.
   ~RabbitMqServer();
   RabbitMqServer(const RabbitMqServer&) = delete;
