@@ -597,6 +597,63 @@ TEST_F(RabbitMqPublisherTest, I2AConnectionLostWithConfirmsOutstandingIsRetriedA
   for (const Event& e : events) EXPECT_TRUE(ids.contains(e.id.ToString())) << "lost " << e.id.ToString();
 }
 
+TEST_F(RabbitMqPublisherTest, I2TheBrokerClosingTheConnectionMidCallIsRetriedAndLosesNothing) {
+  RabbitMqServer server;
+  std::string error;
+  ASSERT_TRUE(server.Start(&error)) << error;
+  AmqpClient client(server.url());
+  MakeExchangeAndQueue(client);
+  auto publisher = OpenRabbit(server.url(), Options());
+  ASSERT_NE(publisher, nullptr);
+  std::vector<Event> events = MakeEvents(30000, 50, exchange_ + "/orders.a");
+  Deliveries first;
+  publisher->Publish(events, first.Callback());
+  ASSERT_TRUE(first.WaitFor(1000, seconds(20)));
+  // The reader's own connection is closed too: it is made again below.
+  ASSERT_TRUE(server.CloseAllConnections(&error)) << error;
+  ASSERT_TRUE(first.WaitFor(events.size(), seconds(30)));
+  std::vector<Event> again;
+  for (std::size_t i = 0; const Delivery& d : first.ExactlyOnce(events.size())) {
+    if (d.outcome != Outcome::kPublished) {
+      EXPECT_TRUE(d.outcome == Outcome::kRetry || d.outcome == Outcome::kUnavailable)
+          << OutcomeName(d.outcome) << ": " << d.error;
+      again.push_back(events[i]);
+    }
+    ++i;
+  }
+  std::cout << "to publish again after the broker closed the connection: " << again.size()
+            << "\n";
+  for (int attempt = 0; attempt < 10 && !again.empty(); ++attempt) {
+    Deliveries next;
+    publisher->Publish(again, next.Callback());
+    ASSERT_TRUE(next.WaitFor(again.size(), seconds(20)));
+    std::vector<Delivery> outcome = next.ExactlyOnce(again.size());
+    std::vector<Event> left;
+    for (std::size_t i = 0; i < again.size(); ++i) {
+      if (outcome[i].outcome != Outcome::kPublished) left.push_back(again[i]);
+    }
+    again = std::move(left);
+  }
+  EXPECT_TRUE(again.empty());
+  // Closed by the broker, the connection was made anew (during the call or
+  // for the next one, had the call been confirmed before the close).
+  Deliveries last;
+  std::vector<Event> one = MakeEvents(1, 1, exchange_ + "/orders.a");
+  publisher->Publish(one, last.Callback());
+  ASSERT_TRUE(last.WaitFor(1, seconds(20)));
+  EXPECT_EQ(last.ExactlyOnce(1)[0].outcome, Outcome::kPublished);
+  EXPECT_GE(publisher->connections(), 2);
+  events.push_back(one[0]);
+  AmqpClient reader(server.url());
+  std::set<std::string> ids;
+  for (const AmqpMessage& m : reader.ReadAll(queue_, events.size() * 2, seconds(1))) {
+    ids.insert(m.message_id);
+  }
+  for (const Event& e : events) {
+    EXPECT_TRUE(ids.contains(e.id.ToString())) << "lost " << e.id.ToString();
+  }
+}
+
 TEST_F(RabbitMqPublisherTest, I2BrokerKilledMidDrainThenRestartedLosesNothing) {
   RabbitMqServer server;
   std::string error;

@@ -160,6 +160,20 @@ bool RabbitMqServer::Start(std::string* error) {
   return false;
 }
 
+bool RabbitMqServer::CloseAllConnections(std::string* error) {
+  pid_t pid = Spawn({"/usr/lib/rabbitmq/bin/rabbitmqctl", "close_all_connections", "herald test"},
+                    {fmt::format("HOME={}", (dir_ / "home").string()),
+                     fmt::format("RABBITMQ_NODENAME=herald{}@localhost", port_),
+                     fmt::format("ERL_EPMD_PORT={}", epmd_port_)},
+                    /*new_session=*/false, error);
+  if (pid < 0) return false;
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;
+  if (error != nullptr) *error = "rabbitmqctl close_all_connections failed";
+  return false;
+}
+
 void RabbitMqServer::Kill() {
   if (pid_ <= 0) return;
   ::kill(-pid_, SIGKILL);

@@ -40,6 +40,10 @@ class RabbitMqServer {
   // when not running.
   void Kill();
   bool running() const { return pid_ > 0; }
+  // `rabbitmqctl close_all_connections`: the broker closes every client
+  // connection (connection.close 320). False, with the reason, if
+  // rabbitmqctl fails.
+  bool CloseAllConnections(std::string* error = nullptr);
 
   int port() const { return port_; }
   // "amqp://guest:guest@127.0.0.1:PORT/".
