@@ -37,8 +37,8 @@ struct RabbitMqConfig {
   // Publishing.
   // The exchange of an event whose topic has no '/'.
   std::string exchange;
-  // How many messages may wait for their confirm at once; Publish() blocks
-  // while that many do.
+  // How many messages may wait for their confirm at once; the publisher's
+  // thread sends no more while that many do (Publish() itself only queues).
   std::int64_t confirm_window = 1000;
   // How long a message may wait for its confirm before it is reported kRetry.
   std::chrono::milliseconds confirm_timeout{5000};

@@ -40,6 +40,8 @@ constexpr int kFrameMax = 131072;
 // AMQP 0-9-1 field-table names are short strings; RabbitMQ takes 128 bytes.
 constexpr std::size_t kMaxHeaderName = 128;
 constexpr std::size_t kMaxShortString = 255;
+// Debian's bundle of the system's trusted CAs.
+constexpr const char* kSystemCaBundle = "/etc/ssl/certs/ca-certificates.crt";
 
 amqp_bytes_t Bytes(std::string_view s) {
   return amqp_bytes_t{s.size(), const_cast<char*>(s.data())};
@@ -246,9 +248,11 @@ class RabbitMqPublisher::Worker {
     if (config_.tls) {
       socket = amqp_ssl_socket_new(conn_);
       if (socket != nullptr) {
-        if (!config_.tls_ca_file.empty() &&
-            amqp_ssl_socket_set_cacert(socket, config_.tls_ca_file.c_str()) != AMQP_STATUS_OK) {
-          *why = fmt::format("cannot use the CA file '{}'", config_.tls_ca_file);
+        // rabbitmq-c trusts no CA by itself: without tls.ca, the system's bundle.
+        std::string ca = config_.tls_ca_file;
+        if (ca.empty() && Readable(kSystemCaBundle)) ca = kSystemCaBundle;
+        if (!ca.empty() && amqp_ssl_socket_set_cacert(socket, ca.c_str()) != AMQP_STATUS_OK) {
+          *why = fmt::format("cannot use the CA file '{}'", ca);
           Destroy();
           return false;
         }
@@ -346,9 +350,10 @@ class RabbitMqPublisher::Worker {
     }
   }
 
-  // Passive exchange.declare on the check channel. OkStatus when it
-  // exists; NotFound (or PermissionDenied-like FailedPrecondition) with the
-  // broker's reason when it does not; Unavailable when the connection went.
+  // Passive exchange.declare on the check channel. OkStatus when it exists
+  // (or is the default exchange); NotFound with the broker's reason when the
+  // broker says 404 or 403; Aborted for another channel error; Unavailable
+  // when the connection went.
   Status CheckExchange(const std::string& exchange) {
     if (exchange.empty() || known_exchanges_.contains(exchange)) return OkStatus();
     if (!check_channel_open_) {

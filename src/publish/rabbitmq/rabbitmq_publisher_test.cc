@@ -18,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -456,6 +457,61 @@ TEST_F(RabbitMqPublisherTest, I6AMessageOverTheBrokersMaxSizeIsDeadLetteredOther
   EXPECT_THAT(dead[0].error, HasSubstr("larger than"));
   std::vector<AmqpMessage> stored = client.ReadAll(queue_, events.size() * 2, seconds(1));
   ExpectAllStoredInKeyOrder(events, stored);
+}
+
+TEST_F(RabbitMqPublisherTest, AmqpsPublishesOverTlsWithTheCaGivenAndRefusesAnUntrustedBroker) {
+  const std::filesystem::path certs = std::filesystem::temp_directory_path() /
+                                      fmt::format("herald_rabbitmq_tls_{}", ::getpid());
+  ASSERT_TRUE(testing::MakeTestCertificates(certs)) << "openssl could not make certificates";
+  const int tls_port = testing::FreeLocalPort();
+  RabbitMqServer server({fmt::format("listeners.ssl.default = 127.0.0.1:{}", tls_port),
+                         fmt::format("ssl_options.cacertfile = {}", (certs / "ca.pem").string()),
+                         fmt::format("ssl_options.certfile = {}", (certs / "server.pem").string()),
+                         fmt::format("ssl_options.keyfile = {}", (certs / "server.key").string()),
+                         "ssl_options.verify = verify_none",
+                         "ssl_options.fail_if_no_peer_cert = false"});
+  std::string error;
+  ASSERT_TRUE(server.Start(&error)) << error;
+  AmqpClient client(server.url());
+  MakeExchangeAndQueue(client);
+  const std::string url = fmt::format("amqps://guest:guest@localhost:{}/", tls_port);
+  std::vector<Event> events = MakeEvents(50, 5, exchange_ + "/orders.tls");
+
+  PublisherOptions trusted = Options();
+  trusted.properties["tls.ca"] = (certs / "ca.pem").string();
+  auto publisher = OpenRabbit(url, trusted);
+  ASSERT_NE(publisher, nullptr);
+  Deliveries deliveries;
+  publisher->Publish(events, deliveries.Callback());
+  ASSERT_TRUE(deliveries.WaitFor(events.size(), seconds(20)));
+  for (const Delivery& d : deliveries.ExactlyOnce(events.size())) {
+    EXPECT_EQ(d.outcome, Outcome::kPublished) << d.error;
+  }
+  EXPECT_EQ(client.ReadAll(queue_, events.size() + 1, seconds(1)).size(), events.size());
+
+  // Without the test CA the broker's certificate is not trusted.
+  auto untrusted = OpenRabbit(url, Options());
+  ASSERT_NE(untrusted, nullptr);
+  Deliveries refused;
+  untrusted->Publish(events, refused.Callback());
+  ASSERT_TRUE(refused.WaitFor(events.size(), seconds(20)));
+  for (const Delivery& d : refused.ExactlyOnce(events.size())) {
+    EXPECT_EQ(d.outcome, Outcome::kUnavailable) << d.error;
+  }
+  // Told not to verify, it connects.
+  PublisherOptions unverified = Options();
+  unverified.properties["tls.verify_peer"] = "false";
+  unverified.properties["tls.verify_hostname"] = "false";
+  auto insecure = OpenRabbit(url, unverified);
+  ASSERT_NE(insecure, nullptr);
+  Deliveries plain;
+  insecure->Publish(events, plain.Callback());
+  ASSERT_TRUE(plain.WaitFor(events.size(), seconds(20)));
+  for (const Delivery& d : plain.ExactlyOnce(events.size())) {
+    EXPECT_EQ(d.outcome, Outcome::kPublished) << d.error;
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(certs, ignored);
 }
 
 TEST_F(RabbitMqPublisherTest, AnUnreachableBrokerReportsEveryEventUnavailable) {

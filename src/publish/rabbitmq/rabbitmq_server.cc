@@ -182,6 +182,26 @@ void RabbitMqServer::Kill() {
   pid_ = -1;
 }
 
+int FreeLocalPort() { return FreePort(); }
+
+bool MakeTestCertificates(const std::filesystem::path& dir) {
+  std::error_code ignored;
+  std::filesystem::create_directories(dir, ignored);
+  std::ofstream(dir / "ext.cnf") << "subjectAltName=DNS:localhost\n";
+  const std::string d = dir.string();
+  const std::string commands = fmt::format(
+      "cd '{0}' && "
+      "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
+      "-subj /CN=herald-test-ca && "
+      "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr "
+      "-subj /CN=localhost && "
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+      "-out server.pem -days 2 -extfile ext.cnf",
+      d);
+  const std::string quiet = "(" + commands + ") >/dev/null 2>&1";
+  return std::system(quiet.c_str()) == 0;
+}
+
 std::string SharedRabbitMqUrl() {
   const char* env = std::getenv("HERALD_TEST_RABBITMQ_URL");
   return env != nullptr ? env : "";

@@ -57,6 +57,14 @@ class RabbitMqServer {
   pid_t pid_ = -1;
 };
 
+// A free TCP port on 127.0.0.1 (for a second listener of a node).
+int FreeLocalPort();
+
+// A test CA and a server certificate it signed for "localhost" (PEM files
+// ca.pem, server.pem, server.key in `dir`, made with the openssl command).
+// False when openssl fails.
+bool MakeTestCertificates(const std::filesystem::path& dir);
+
 // "amqp://..." from HERALD_TEST_RABBITMQ_URL, or "" when unset.
 std::string SharedRabbitMqUrl();
 
