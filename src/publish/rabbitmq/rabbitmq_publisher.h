@@ -21,8 +21,8 @@
 // message, kRetry for the others the closed channel held; basic.nack, or no
 // confirm within `confirm_timeout_ms`, or a connection lost while confirms
 // were outstanding -> kRetry; no connection to be had -> kUnavailable. A lost
-// connection or closed channel is made anew by the next call. See
-// docs/rabbitmq.md.
+// connection or closed channel is made anew for the next message to send (in
+// the same call or a later one). See docs/rabbitmq.md.
 //
 // Threads: rabbitmq-c is not thread-safe, so one thread of the publisher's
 // own owns the connection: it takes the calls Publish() queues, publishes,
@@ -32,7 +32,6 @@
 #define HERALD_PUBLISH_RABBITMQ_RABBITMQ_PUBLISHER_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -87,7 +86,6 @@ class RabbitMqPublisher final : public Publisher {
 
   const RabbitMqConfig config_;
   std::mutex mu_;
-  std::condition_variable wake_;
   std::deque<std::shared_ptr<Call>> queue_;  // guarded by mu_
   bool stopping_ = false;                    // guarded by mu_
   int wake_fd_ = -1;                         // an eventfd the thread polls with its socket
