@@ -710,6 +710,49 @@ TEST_F(RabbitMqPublisherTest, I2TheBrokerClosingTheConnectionMidCallIsRetriedAnd
   }
 }
 
+TEST_F(RabbitMqPublisherTest, AConfirmThatNeverComesIsRetriedAfterTheTimeoutAndTheNextCallPublishes) {
+  RabbitMqServer server;
+  std::string error;
+  ASSERT_TRUE(server.Start(&error)) << error;
+  AmqpClient client(server.url());
+  MakeExchangeAndQueue(client);
+  PublisherOptions options = Options();
+  options.properties["confirm_timeout_ms"] = "1000";
+  auto publisher = OpenRabbit(server.url(), options);
+  ASSERT_NE(publisher, nullptr);
+  std::vector<Event> warm = MakeEvents(1, 1, exchange_ + "/orders.a");
+  Deliveries warmed;
+  publisher->Publish(warm, warmed.Callback());
+  ASSERT_TRUE(warmed.WaitFor(1, seconds(20)));
+  ASSERT_EQ(warmed.ExactlyOnce(1)[0].outcome, Outcome::kPublished);
+
+  // The node answers nothing: no confirm comes.
+  server.Pause();
+  std::vector<Event> events = MakeEvents(200, 10, exchange_ + "/orders.a");
+  Deliveries paused;
+  publisher->Publish(events, paused.Callback());
+  const bool all = paused.WaitFor(events.size(), seconds(20));
+  server.Resume();
+  ASSERT_TRUE(all);
+  for (const Delivery& d : paused.ExactlyOnce(events.size())) {
+    EXPECT_EQ(d.outcome, Outcome::kRetry) << OutcomeName(d.outcome) << ": " << d.error;
+    EXPECT_THAT(d.error, HasSubstr("no confirm from the broker within 1000 ms"));
+  }
+  // The late confirms of those messages are ignored; the next call publishes
+  // on the same connection.
+  Deliveries next;
+  publisher->Publish(events, next.Callback());
+  ASSERT_TRUE(next.WaitFor(events.size(), seconds(20)));
+  for (const Delivery& d : next.ExactlyOnce(events.size())) {
+    EXPECT_EQ(d.outcome, Outcome::kPublished) << d.error;
+  }
+  EXPECT_EQ(publisher->connections(), 1);
+  // Both copies landed: RabbitMQ does not de-duplicate.
+  std::map<std::string, int> copies;
+  for (const AmqpMessage& m : client.ReadAll(queue_, 1000, seconds(1))) ++copies[m.message_id];
+  for (const Event& e : events) EXPECT_EQ(copies[e.id.ToString()], 2) << e.id.ToString();
+}
+
 TEST_F(RabbitMqPublisherTest, I2BrokerKilledMidDrainThenRestartedLosesNothing) {
   RabbitMqServer server;
   std::string error;

@@ -174,9 +174,18 @@ bool RabbitMqServer::CloseAllConnections(std::string* error) {
   return false;
 }
 
+void RabbitMqServer::Pause() {
+  if (pid_ > 0) ::kill(-pid_, SIGSTOP);
+}
+
+void RabbitMqServer::Resume() {
+  if (pid_ > 0) ::kill(-pid_, SIGCONT);
+}
+
 void RabbitMqServer::Kill() {
   if (pid_ <= 0) return;
   ::kill(-pid_, SIGKILL);
+  ::kill(-pid_, SIGCONT);  // a paused node dies too
   int status = 0;
   ::waitpid(pid_, &status, 0);
   pid_ = -1;

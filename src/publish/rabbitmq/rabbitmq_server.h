@@ -40,6 +40,10 @@ class RabbitMqServer {
   // when not running.
   void Kill();
   bool running() const { return pid_ > 0; }
+  // SIGSTOP / SIGCONT to the node's whole session: it keeps its connections
+  // but answers nothing until resumed.
+  void Pause();
+  void Resume();
   // `rabbitmqctl close_all_connections`: the broker closes every client
   // connection (connection.close 320). False, with the reason, if
   // rabbitmqctl fails.
