@@ -92,8 +92,13 @@ stop() {
     for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$pid" 2>/dev/null; then kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"; fi
   fi
+  # epmd refuses -kill until the node's registration is gone, a moment after it ends.
   if [[ -f $dir/epmd_port ]]; then
-    ERL_EPMD_PORT=$(cat "$dir/epmd_port") epmd -kill >/dev/null 2>&1 || true
+    for _ in $(seq 1 50); do
+      ERL_EPMD_PORT=$(cat "$dir/epmd_port") epmd -kill >/dev/null 2>&1 && break
+      ERL_EPMD_PORT=$(cat "$dir/epmd_port") epmd -names >/dev/null 2>&1 || break
+      sleep 0.1
+    done
   fi
 }
 

@@ -111,12 +111,19 @@ RabbitMqServer::RabbitMqServer(std::vector<std::string> config)
 
 RabbitMqServer::~RabbitMqServer() {
   Kill();
-  std::string ignored_error;
-  pid_t epmd = Spawn({"/usr/bin/epmd", "-kill"}, {fmt::format("ERL_EPMD_PORT={}", epmd_port_)},
-                     false, &ignored_error);
-  if (epmd > 0) {
+  // epmd refuses -kill while the node it knows has not yet closed its
+  // registration (the killed node's sockets close a moment after it ends).
+  auto epmd = [this](const char* command) {
+    std::string ignored_error;
+    pid_t pid = Spawn({"/usr/bin/epmd", command}, {fmt::format("ERL_EPMD_PORT={}", epmd_port_)},
+                      false, &ignored_error);
     int status = 0;
-    ::waitpid(epmd, &status, 0);
+    if (pid > 0) ::waitpid(pid, &status, 0);
+    return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  };
+  for (int attempt = 0; started_ && attempt < 50; ++attempt) {
+    if (epmd("-kill") || !epmd("-names")) break;  // killed, or none is running
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
@@ -144,6 +151,7 @@ bool RabbitMqServer::Start(std::string* error) {
   };
   pid_ = Spawn({binary}, env, /*new_session=*/true, error);
   if (pid_ < 0) return false;
+  started_ = true;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(40);
   while (std::chrono::steady_clock::now() < deadline) {
     if (AnswersAmqp(port_)) return true;

@@ -59,6 +59,7 @@ class RabbitMqServer {
   int dist_port_ = 0;
   int epmd_port_ = 0;
   pid_t pid_ = -1;
+  bool started_ = false;  // its epmd is to be stopped
 };
 
 // A free TCP port on 127.0.0.1 (for a second listener of a node).
