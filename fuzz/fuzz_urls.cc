@@ -13,6 +13,9 @@
 #ifdef HERALD_WITH_KAFKA
 #include "publish/kafka/kafka_config.h"
 #endif
+#ifdef HERALD_WITH_RABBITMQ
+#include "publish/rabbitmq/rabbitmq_config.h"
+#endif
 
 namespace {
 
@@ -43,6 +46,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 #ifdef HERALD_WITH_KAFKA
   Result<publish::KafkaConfig> kafka = publish::ParseKafkaConfig(url, PublisherOptions{});
   if (!kafka) CheckError(kafka.error());
+#endif
+#ifdef HERALD_WITH_RABBITMQ
+  Result<publish::RabbitMqConfig> rabbitmq = publish::ParseRabbitMqConfig(url, PublisherOptions{});
+  if (rabbitmq) {
+    HERALD_FUZZ_CHECK(!rabbitmq->host.empty());
+    HERALD_FUZZ_CHECK(rabbitmq->port >= 1 && rabbitmq->port <= 65535);
+  } else {
+    CheckError(rabbitmq.error());
+  }
 #endif
   return 0;
 }

@@ -10,6 +10,7 @@ packages=(
   librdkafka-dev
   libnats-dev nats-server
   prometheus-cpp-dev libcivetweb-dev
+  librabbitmq-dev rabbitmq-server
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )

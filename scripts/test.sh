@@ -19,6 +19,12 @@
 # scripts/nats.sh (in $HERALD_NATS_DIR, on port $HERALD_NATS_PORT, default
 # 54222; one already running there is reused) and stopped at exit. Those
 # tests fail without a server; the outage tests start servers of their own.
+#
+# The RabbitMQ tests (ctest label rabbitmq), when the build has them
+# (HERALD_WITH_RABBITMQ), the same way: HERALD_TEST_RABBITMQ_URL if set,
+# otherwise a private node started with scripts/rabbitmq.sh (in
+# $HERALD_RABBITMQ_DIR, on port $HERALD_RABBITMQ_PORT, default 55672; one
+# already running there is reused) and stopped at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -72,6 +78,30 @@ if [[ -z ${HERALD_TEST_NATS_URL:-} ]]; then
   fi
   HERALD_TEST_NATS_URL=$(./scripts/nats.sh url)
   export HERALD_TEST_NATS_URL
+fi
+# True if the build has the RabbitMQ publisher.
+with_rabbitmq() {
+  grep -q '^HERALD_WITH_RABBITMQ:BOOL=ON' "$build_dir/CMakeCache.txt" 2>/dev/null
+}
+
+# True if the node scripts/rabbitmq.sh manages is up and accepting.
+rabbitmq_answers() {
+  local url hostport
+  url=$(./scripts/rabbitmq.sh url 2>/dev/null) || return 1
+  hostport=${url#*@}
+  hostport=${hostport%/}
+  (exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}") 2>/dev/null
+}
+
+if with_rabbitmq && [[ -z ${HERALD_TEST_RABBITMQ_URL:-} ]]; then
+  if rabbitmq_answers; then
+    echo "scripts/test.sh: using the RabbitMQ node already running"
+  else
+    cleanup+=(rabbitmq.sh)
+    ./scripts/rabbitmq.sh start "${HERALD_RABBITMQ_PORT:-}" >/dev/null
+  fi
+  HERALD_TEST_RABBITMQ_URL=$(./scripts/rabbitmq.sh url)
+  export HERALD_TEST_RABBITMQ_URL
 fi
 (cd "$build_dir" && ctest --output-on-failure -j"${HERALD_JOBS:-2}" --timeout 600 "$@")
 if (($# == 0)); then

@@ -118,6 +118,10 @@ TEST(PublisherSchemesTest, ListsEveryBusOfThisBuildOnceAndOpensEach) {
 #ifdef HERALD_WITH_NATS
   expected.push_back("nats");
 #endif
+#ifdef HERALD_WITH_RABBITMQ
+  expected.push_back("amqp");
+  expected.push_back("amqps");
+#endif
   std::vector<std::string> sorted = names;
   std::sort(sorted.begin(), sorted.end());
   EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end()) << "a name twice";

@@ -1,8 +1,8 @@
 // The Publisher contract, one parameterised suite run against every
 // publisher of this build on its real bus (or the closest thing a test can
-// own: librdkafka's mock cluster, a nats-server started here, a file): one
-// outcome per event exactly once, published means stored (read back
-// independently), declared key order holds across calls in flight, the
+// own: librdkafka's mock cluster, a nats-server or a RabbitMQ node started
+// here, a file): one outcome per event exactly once, published means stored
+// (read back independently), declared key order holds across calls in flight, the
 // event id is in the bus's de-duplication field, a bus that is down never
 // yields kPublished, and a permanent refusal is kRejected with a reason.
 #include <fmt/format.h>
@@ -39,6 +39,10 @@
 #ifdef HERALD_WITH_NATS
 #include "publish/nats/nats_publisher.h"
 #include "publish/nats/nats_server.h"
+#endif
+#ifdef HERALD_WITH_RABBITMQ
+#include "publish/rabbitmq/rabbitmq_publisher.h"
+#include "publish/rabbitmq/rabbitmq_server.h"
 #endif
 
 namespace herald::publish {
@@ -197,6 +201,54 @@ class NatsBus final : public Bus {
 };
 #endif
 
+#ifdef HERALD_WITH_RABBITMQ
+// A RabbitMQ node of the test's own. A topic without '/' goes to the default
+// exchange, which routes it to the queue of the topic's name.
+class RabbitMqBus final : public Bus {
+ public:
+  RabbitMqBus() {
+    std::string error;
+    EXPECT_TRUE(server_.Start(&error)) << error;
+  }
+  void Prepare(const std::string& topic) override {
+    testing::AmqpClient client(server_.url());
+    EXPECT_TRUE(client.DeclareQueue(topic));
+  }
+  std::unique_ptr<Publisher> Open() override {
+    PublisherOptions options;
+    options.properties = {{"confirm_timeout_ms", "1000"}, {"connect_timeout_ms", "500"}};
+    auto p = RabbitMqPublisher::Open(server_.url(), options);
+    EXPECT_TRUE(p.has_value()) << p.error().ToString();
+    return p.has_value() ? std::unique_ptr<Publisher>(std::move(*p)) : nullptr;
+  }
+  std::vector<Stored> Read(const std::string& topic, std::size_t count) override {
+    testing::AmqpClient client(server_.url());
+    std::vector<Stored> out;
+    // Read without taking: the queue keeps what it holds.
+    for (const auto& m : client.ReadAll(topic, count, seconds(2), /*take=*/false)) {
+      auto it = m.headers.find("cloudEvents:subject");
+      out.push_back(Stored{m.message_id, it == m.headers.end() ? std::string() : it->second,
+                           m.body});
+    }
+    return out;
+  }
+  bool TakeDown() override {
+    server_.Kill();
+    return true;
+  }
+  void BringUp() override {
+    std::string error;
+    EXPECT_TRUE(server_.Start(&error)) << error;
+  }
+  std::optional<Event> Poison(const std::string& topic) override {
+    return Event::Make(topic + "_noqueue", "poison", "T", "{}");  // unroutable: returned
+  }
+
+ private:
+  testing::RabbitMqServer server_;
+};
+#endif
+
 struct BusKind {
   std::string name;
   std::unique_ptr<Bus> (*make)();
@@ -213,6 +265,9 @@ std::vector<BusKind> Buses() {
 #endif
 #ifdef HERALD_WITH_NATS
   kinds.push_back({"nats", [] { return std::unique_ptr<Bus>(new NatsBus()); }});
+#endif
+#ifdef HERALD_WITH_RABBITMQ
+  kinds.push_back({"rabbitmq", [] { return std::unique_ptr<Bus>(new RabbitMqBus()); }});
 #endif
   return kinds;
 }
