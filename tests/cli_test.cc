@@ -22,6 +22,7 @@
 
 #include "herald/clock.h"
 #include "herald/event.h"
+#include "herald/publisher.h"
 #include "herald/sqlite.h"
 #include "herald/store.h"
 #include "support/process.h"
@@ -123,7 +124,15 @@ TEST_F(CliTest, MigrateTwiceIsHarmless) {
 TEST_F(CliTest, HelpAndVersionExitZero) {
   ProcessResult version = Herald({"--version"});
   EXPECT_EQ(version.exit_code, 0);
-  EXPECT_THAT(version.out, HasSubstr("0."));
+  EXPECT_THAT(version.out, HasSubstr("herald 0."));
+  // Every database and bus of the build, with its library.
+  EXPECT_THAT(version.out, HasSubstr("sqlite (SQLite 3."));
+  for (const PublisherScheme& scheme : PublisherSchemes()) {
+    EXPECT_THAT(version.out, HasSubstr(std::string(scheme.name))) << scheme.name;
+    if (!scheme.library.empty()) {
+      EXPECT_THAT(version.out, HasSubstr(scheme.library));
+    }
+  }
   for (std::vector<std::string> args : {std::vector<std::string>{"--help"},
                                         {"relay", "--help"},
                                         {"dlq", "--help"},

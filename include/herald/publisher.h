@@ -103,6 +103,7 @@ struct PublisherScheme {
   std::string_view name;  // "nats": URLs start with "nats:"
   std::string_view form;  // the URL's shape, e.g. "nats://HOST:PORT[,HOST:PORT...]"
   std::string_view doc;   // where its options are described, e.g. "docs/nats.md"
+  std::string library;    // the client library as linked, "cnats 3.4.1"; empty: Herald's own
 };
 
 // Every scheme of this build, in a fixed order ("stdout" and "file" first).

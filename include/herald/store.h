@@ -176,6 +176,14 @@ struct StoreOptions {
 // CheckSchema). InvalidArgument for a malformed URL or unknown scheme.
 Result<std::unique_ptr<Store>> OpenStore(std::string_view url, const StoreOptions& options = {});
 
+// One database this build can open, and its client library as linked:
+// {"sqlite", "SQLite 3.40.1"}, {"postgres", "libpq 15.18"}.
+struct StoreBackend {
+  std::string_view scheme;
+  std::string library;
+};
+std::vector<StoreBackend> StoreBackends();
+
 }  // namespace herald
 
 #endif  // HERALD_STORE_H_

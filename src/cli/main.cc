@@ -10,6 +10,8 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "herald/publisher.h"
+#include "herald/store.h"
 
 namespace {
 
@@ -30,6 +32,29 @@ std::string StrayWordMessage(const CLI::App& app, const CLI::ExtrasError& e) {
                      fmt::join(names, ", "), where);
 }
 
+// herald --version: the version, then what this build can talk to and the
+// library under each.
+std::string VersionText() {
+  std::string out = fmt::format("herald {}", HERALD_VERSION_STRING);
+  std::vector<std::string> stores;
+  for (const herald::StoreBackend& b : herald::StoreBackends()) {
+    stores.push_back(fmt::format("{} ({})", b.scheme, b.library));
+  }
+  out += fmt::format("\ndatabases: {}", fmt::join(stores, ", "));
+  std::vector<std::string> buses;
+  for (const herald::PublisherScheme& s : herald::PublisherSchemes()) {
+    buses.push_back(s.library.empty() ? std::string(s.name)
+                                      : fmt::format("{} ({})", s.name, s.library));
+  }
+  out += fmt::format("\nbuses: {}", fmt::join(buses, ", "));
+#ifdef HERALD_WITH_METRICS
+  out += "\nmetrics: /metrics, /healthz, /readyz (prometheus-cpp, civetweb)";
+#else
+  out += "\nmetrics: not built";
+#endif
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -40,7 +65,8 @@ int main(int argc, char** argv) {
   InitLogging();
 
   CLI::App app("Herald: the transactional outbox relay and its tools", "herald");
-  app.set_version_flag("--version", HERALD_VERSION_STRING);
+  app.set_version_flag("--version", VersionText, "Print the version, the databases and buses "
+                                                 "of this build and their libraries, then exit");
   Action chosen;
   AddMigrateCommand(app, &chosen);
   AddRelayCommand(app, &chosen);

@@ -18,7 +18,7 @@ std::string SupportedSchemes() {
   std::string out;
   for (const publish::Scheme* s : publish::AllSchemes()) {
     if (!out.empty()) out += ", ";
-    out += s->about.name;
+    out += s->name;
   }
   return out;
 }
@@ -43,7 +43,7 @@ Result<std::unique_ptr<Publisher>> OpenPublisher(std::string_view url,
         "malformed publisher URL '{}' (expected SCHEME:..., e.g. stdout: or file:PATH)", url)));
   }
   for (const publish::Scheme* s : publish::AllSchemes()) {
-    if (s->about.name == scheme) return s->open(url, options);
+    if (s->name == scheme) return s->open(url, options);
   }
   return std::unexpected(InvalidArgument(fmt::format(
       "unknown publisher scheme '{}' in '{}' (supported: {})", scheme, url, SupportedSchemes())));
@@ -51,7 +51,9 @@ Result<std::unique_ptr<Publisher>> OpenPublisher(std::string_view url,
 
 std::vector<PublisherScheme> PublisherSchemes() {
   std::vector<PublisherScheme> out;
-  for (const publish::Scheme* s : publish::AllSchemes()) out.push_back(s->about);
+  for (const publish::Scheme* s : publish::AllSchemes()) {
+    out.push_back({s->name, s->form, s->doc, s->library != nullptr ? s->library() : ""});
+  }
   return out;
 }
 

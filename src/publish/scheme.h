@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "herald/publisher.h"
@@ -20,11 +21,16 @@ namespace herald::publish {
 
 struct Scheme {
   // What OpenPublisher and the CLI show of it (see PublisherScheme).
-  PublisherScheme about;
-  // Opens a publisher for `url`, which starts with about.name and ':'.
+  std::string_view name;
+  std::string_view form;
+  std::string_view doc;
+  // Opens a publisher for `url`, which starts with name and ':'.
   // InvalidArgument for a malformed URL or an option the bus does not take.
   Result<std::unique_ptr<Publisher>> (*open)(std::string_view url,
                                              const PublisherOptions& options);
+  // The client library and its version, as linked ("librdkafka 2.0.2");
+  // nullptr for a bus of Herald's own.
+  std::string (*library)() = nullptr;
 };
 
 // Every scheme of this build, bus by bus in the order of the list.

@@ -97,4 +97,15 @@ Result<std::unique_ptr<Store>> OpenStore(std::string_view url, const StoreOption
   return std::unexpected(Internal(fmt::format("no store for scheme '{}'", parsed->scheme)));
 }
 
+std::vector<StoreBackend> StoreBackends() {
+  std::vector<StoreBackend> out;
+#ifdef HERALD_WITH_SQLITE
+  out.push_back({"sqlite", SqliteLibrary()});
+#endif
+#ifdef HERALD_WITH_POSTGRES
+  out.push_back({"postgres", PostgresLibrary()});
+#endif
+  return out;
+}
+
 }  // namespace herald

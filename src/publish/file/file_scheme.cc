@@ -67,8 +67,8 @@ Result<std::unique_ptr<Publisher>> OpenFile(std::string_view url,
 }
 
 constexpr std::array kSchemes = {
-    Scheme{{"stdout", "stdout:", "docs/cli.md"}, OpenStdout},
-    Scheme{{"file", "file:PATH", "docs/cli.md"}, OpenFile},
+    Scheme{"stdout", "stdout:", "docs/cli.md", OpenStdout},
+    Scheme{"file", "file:PATH", "docs/cli.md", OpenFile},
 };
 
 }  // namespace

@@ -3,14 +3,21 @@
 #include <array>
 #include <span>
 
+#include <nats/nats.h>
+
+#include <string>
+
 #include "publish/nats/nats_publisher.h"
 #include "publish/scheme.h"
 
 namespace herald::publish::nats {
 namespace {
 
+std::string Library() { return std::string("cnats ") + nats_GetVersion(); }
+
 constexpr std::array kSchemes = {
-    Scheme{{"nats", "nats://HOST:PORT[,HOST:PORT...]", "docs/nats.md"}, OpenAs<NatsPublisher>},
+    Scheme{"nats", "nats://HOST:PORT[,HOST:PORT...]", "docs/nats.md", OpenAs<NatsPublisher>,
+           Library},
 };
 
 }  // namespace

@@ -3,17 +3,23 @@
 #include <array>
 #include <span>
 
+#include <amqp.h>
+
+#include <string>
+
 #include "publish/rabbitmq/rabbitmq_publisher.h"
 #include "publish/scheme.h"
 
 namespace herald::publish::rabbitmq {
 namespace {
 
+std::string Library() { return std::string("rabbitmq-c ") + amqp_version(); }
+
 constexpr std::array kSchemes = {
-    Scheme{{"amqp", "amqp://USER:PASSWORD@HOST:PORT/VHOST", "docs/rabbitmq.md"},
-           OpenAs<RabbitMqPublisher>},
-    Scheme{{"amqps", "amqps://USER:PASSWORD@HOST:PORT/VHOST", "docs/rabbitmq.md"},
-           OpenAs<RabbitMqPublisher>},
+    Scheme{"amqp", "amqp://USER:PASSWORD@HOST:PORT/VHOST", "docs/rabbitmq.md",
+           OpenAs<RabbitMqPublisher>, Library},
+    Scheme{"amqps", "amqps://USER:PASSWORD@HOST:PORT/VHOST", "docs/rabbitmq.md",
+           OpenAs<RabbitMqPublisher>, Library},
 };
 
 }  // namespace

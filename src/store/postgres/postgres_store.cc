@@ -716,4 +716,9 @@ Result<std::unique_ptr<PostgresStore>> OpenPostgresStore(std::string_view url,
   return std::unique_ptr<PostgresStore>(std::move(store));
 }
 
+std::string PostgresLibrary() {
+  const int v = PQlibVersion();  // 150018 for 15.18
+  return fmt::format("libpq {}.{}", v / 10000, v % 10000);
+}
+
 }  // namespace herald

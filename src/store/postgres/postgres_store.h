@@ -55,6 +55,9 @@ class PostgresStore : public Store {
 // libpq's message when the server cannot be reached, NotFound when the
 // database does not exist. Does not create or check the schema.
 // options.busy_timeout becomes the connections' lock_timeout.
+// "libpq 15.18": the library as linked.
+std::string PostgresLibrary();
+
 Result<std::unique_ptr<PostgresStore>> OpenPostgresStore(std::string_view url,
                                                          const StoreOptions& options);
 

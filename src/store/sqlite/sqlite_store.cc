@@ -484,4 +484,6 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(std::string path, const StoreOpti
   return std::unique_ptr<Store>(std::make_unique<SqliteStore>(std::move(path), std::move(db)));
 }
 
+std::string SqliteLibrary() { return std::string("SQLite ") + sqlite3_libversion(); }
+
 }  // namespace herald

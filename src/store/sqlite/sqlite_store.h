@@ -40,6 +40,9 @@ namespace herald {
 // nothing is created. Does not create or check the schema.
 Result<std::unique_ptr<Store>> OpenSqliteStore(std::string path, const StoreOptions& options);
 
+// "SQLite 3.40.1": the library as linked.
+std::string SqliteLibrary();
+
 }  // namespace herald
 
 #endif  // HERALD_STORE_SQLITE_SQLITE_STORE_H_
