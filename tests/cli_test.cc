@@ -374,6 +374,35 @@ TEST_F(CliTest, StatusJsonCountsPendingAndDeadPerTopic) {
   EXPECT_THAT(text.out, HasSubstr("dead letters: 1"));
 }
 
+TEST_F(CliTest, StatusCheckExitsOneOnlyPastALimitAfterPrinting) {
+  Migrate();
+  EXPECT_EQ(Herald({"status", "--db", DbUrl(), "--max-age", "0ms", "--max-dead-letters", "0"})
+                .exit_code,
+            0)
+      << "an empty outbox is past no limit";
+  std::string dead_file = WriteFile("dead.jsonl", R"({"topic":"b","payload":{}})"
+                                                  "\n");
+  ASSERT_EQ(Herald({"enqueue", "--db", DbUrl(), "--jsonl", dead_file}).exit_code, 0);
+  KillAllPending("boom");
+  ASSERT_EQ(Herald({"enqueue", "--db", DbUrl(), "--topic", "a", "--payload", "{}"}).exit_code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+
+  ProcessResult ok = Herald({"status", "--db", DbUrl(), "--max-age", "1h",
+                             "--max-dead-letters", "1"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  ProcessResult old = Herald({"status", "--db", DbUrl(), "--json", "--max-age", "10ms"});
+  EXPECT_EQ(old.exit_code, 1);
+  EXPECT_EQ(Json::parse(old.out)["pending"], 1) << "printed before the verdict";
+  EXPECT_THAT(old.err, HasSubstr("check failed: the oldest pending event is"));
+  EXPECT_EQ(std::count(old.err.begin(), old.err.end(), '\n'), 1) << old.err;
+  ProcessResult dead = Herald({"status", "--db", DbUrl(), "--max-dead-letters", "0"});
+  EXPECT_EQ(dead.exit_code, 1);
+  EXPECT_THAT(dead.out, HasSubstr("dead letters: 1"));
+  EXPECT_THAT(dead.err, HasSubstr("check failed: 1 dead letters (--max-dead-letters 0)"));
+  EXPECT_EQ(Herald({"status", "--db", DbUrl(), "--max-age", "soon"}).exit_code, 2);
+  EXPECT_EQ(Herald({"status", "--db", DbUrl(), "--max-dead-letters", "-1"}).exit_code, 2);
+}
+
 TEST_F(CliTest, StatusOfEmptyOutboxHasNullAge) {
   Migrate();
   ProcessResult r = Herald({"status", "--db", DbUrl(), "--json"});

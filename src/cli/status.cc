@@ -1,6 +1,7 @@
 // herald status: what is pending and what is dead, overall and per topic.
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -10,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/config.h"
 #include "herald/clock.h"
 #include "herald/store.h"
 
@@ -21,6 +24,9 @@ using Json = nlohmann::ordered_json;
 struct StatusFlags {
   CommandLine line;
   bool json = false;
+  // --max-age / --max-dead-letters: exit 1 when the outbox is past either.
+  std::optional<std::string> max_age;
+  std::optional<std::int64_t> max_dead_letters;
 };
 
 // Seconds since `created_at`, never negative; nullopt when nothing is pending.
@@ -93,7 +99,32 @@ void PrintRelays(const OutboxStats& stats, TimePoint now) {
   }
 }
 
+// The first limit `stats` is past, as one line; empty when none is.
+std::string Breach(const OutboxStats& stats, TimePoint now,
+                   std::optional<std::chrono::milliseconds> max_age,
+                   std::optional<std::int64_t> max_dead_letters) {
+  std::optional<double> age = AgeSeconds(stats.oldest_pending_created_at, now);
+  if (max_age && age && *age * 1000.0 > static_cast<double>(max_age->count())) {
+    return fmt::format("the oldest pending event is {:.1f}s old (--max-age {}ms)", *age,
+                       max_age->count());
+  }
+  if (max_dead_letters && stats.dead_letters > *max_dead_letters) {
+    return fmt::format("{} dead letters (--max-dead-letters {})", stats.dead_letters,
+                       *max_dead_letters);
+  }
+  return {};
+}
+
 int RunStatus(const StatusFlags& flags) {
+  std::optional<std::chrono::milliseconds> max_age;
+  if (flags.max_age) {
+    Result<std::chrono::milliseconds> parsed = ParseDuration(*flags.max_age);
+    if (!parsed) return FailSetup(parsed.error().WithContext("--max-age"));
+    max_age = *parsed;
+  }
+  if (flags.max_dead_letters && *flags.max_dead_letters < 0) {
+    return FailSetup(InvalidArgument("--max-dead-letters: must be 0 or more"));
+  }
   Result<Config> config = ResolveConfig(flags.line);
   if (!config) return FailSetup(config.error());
   Result<std::unique_ptr<Store>> store = OpenExistingStore(*config, Access::kRead);
@@ -106,6 +137,10 @@ int RunStatus(const StatusFlags& flags) {
   } else {
     PrintText(*stats, now);
   }
+  if (std::string breach = Breach(*stats, now, max_age, flags.max_dead_letters);
+      !breach.empty()) {
+    return Fail(FailedPrecondition("check failed: " + breach), kExitFailure);
+  }
   return kExitOk;
 }
 
@@ -117,6 +152,13 @@ void AddStatusCommand(CLI::App& app, Action* chosen) {
   auto flags = std::make_shared<StatusFlags>();
   AddCommonOptions(cmd, &flags->line);
   cmd->add_flag("--json", flags->json, "print one JSON object");
+  cmd->add_option("--max-age", flags->max_age,
+                  "exit 1 (after printing) when the oldest pending event is older, for "
+                  "monitoring and cron")
+      ->type_name("DURATION");
+  cmd->add_option("--max-dead-letters", flags->max_dead_letters,
+                  "exit 1 (after printing) when there are more dead letters")
+      ->type_name("N");
   OnChosen(cmd, chosen, [flags] { return RunStatus(*flags); });
 }
 
