@@ -47,7 +47,7 @@ const std::vector<std::string> kHeraldVariables = {
     "HERALD_STANDBY",         "HERALD_EXIT_WHEN_DRAINED",
     "HERALD_FAIL_FAST",       "HERALD_MAX_IN_FLIGHT_EVENTS",
     "HERALD_MAX_IN_FLIGHT_BYTES", "HERALD_METRICS_ADDRESS",
-    "HERALD_READY_MAX_AGE"};
+    "HERALD_READY_MAX_AGE",   "HERALD_SHUTDOWN_TIMEOUT"};
 
 using Env = std::map<std::string, std::string>;
 

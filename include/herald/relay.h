@@ -66,6 +66,11 @@ struct RelayOptions {
   // Each duration is taken within [1ms, 24h], and backoff_max at least
   // backoff_initial; sizes below 1 are taken as 1.
   std::chrono::milliseconds poll_interval{1000};
+  // After Stop(): how long Run() waits for the deliveries of the calls on
+  // the bus before it returns anyway. Events whose delivery has not come stay
+  // pending and are published again by the next relay (a duplicate, never a
+  // loss); later deliveries of them are ignored.
+  std::chrono::milliseconds shutdown_timeout{5000};
   // Run() returns OK once nothing is pending (retries included).
   bool exit_when_drained = false;
   // Wait as a standby while another relay holds the store (see

@@ -264,6 +264,9 @@ void AddRelayCommand(CLI::App& app, Action* chosen) {
   AddSettingFlag(cmd, line.get(), "standby",
                  "wait while another relay holds the database instead of failing "
                  "($HERALD_STANDBY)");
+  AddSettingOption(cmd, line.get(), "shutdown_timeout", "DURATION",
+                   "on SIGTERM/SIGINT, how long to wait for the bus to confirm what it holds; "
+                   "the rest stays pending ($HERALD_SHUTDOWN_TIMEOUT; default 5s)");
   AddSettingOption(cmd, line.get(), "metrics_address", "[HOST:]PORT",
                    "serve Prometheus /metrics, /healthz and /readyz there; a port alone binds "
                    "127.0.0.1 ($HERALD_METRICS_ADDRESS; default: none)");

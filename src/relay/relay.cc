@@ -120,10 +120,11 @@ class Inbox {
     cv_.wait(lock, token, [] { return false; });
   }
 
-  // Blocks until a completion is waiting, whatever Interrupt() did.
-  void WaitForItems() {
+  // Blocks until a completion is waiting, whatever Interrupt() did, or
+  // `deadline` passes (false).
+  bool WaitForItemsUntil(std::chrono::steady_clock::time_point deadline) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return !items_.empty(); });
+    return cv_.wait_until(lock, deadline, [this] { return !items_.empty(); });
   }
 
   // Stops every wait from now on: the relay is stopping.
@@ -273,6 +274,7 @@ RelayOptions Bounded(RelayOptions options) {
     *d = std::clamp(*d, kMinDuration, kMaxDuration);
   }
   options.backoff_max = std::max(options.backoff_max, options.backoff_initial);
+  options.shutdown_timeout = std::clamp(options.shutdown_timeout, milliseconds(0), kMaxDuration);
   return options;
 }
 
@@ -888,8 +890,14 @@ void Relay::Impl::Shutdown() {
   DropWaiting();
   handoff_->CancelQueued();
   TakeIn();
+  const auto deadline = std::chrono::steady_clock::now() + options_.shutdown_timeout;
   while (calls_in_flight_ > 0) {
-    inbox_->WaitForItems();
+    if (!inbox_->WaitForItemsUntil(deadline)) {
+      spdlog::warn("stopping with {} events on the bus unconfirmed after {} ms: they stay "
+                   "pending and will be published again",
+                   held_.size(), options_.shutdown_timeout.count());
+      break;
+    }
     TakeIn();
   }
   handoff_->Close();

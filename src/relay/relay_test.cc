@@ -15,8 +15,10 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -786,6 +788,56 @@ TEST_F(RelayTest, StopDuringAWaveSettlesItsDeliveriesAndLeavesTheRestPending) {
   ASSERT_TRUE(RunRelay(*store_, publisher, Options()).ok());
   EXPECT_EQ(publisher.DeliveredIds(), IdsOf(events));
   EXPECT_TRUE(publisher.Duplicates().empty());
+  EXPECT_TRUE(PendingIds().empty());
+}
+
+// A bus that takes every call and never answers (a broker that hangs).
+class SilentPublisher final : public Publisher {
+ public:
+  Guarantees guarantees() const override { return {}; }
+  void Publish(std::span<const Event> events, DeliveryCallback on_delivery) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    calls_.push_back({events.size(), std::move(on_delivery)});
+  }
+  std::size_t calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_.size();
+  }
+  // Answers every call at last: late, after the relay is gone.
+  void AnswerAll() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [size, callback] : calls_) {
+      for (std::size_t i = 0; i < size; ++i) callback(i, Delivery{});
+    }
+    calls_.clear();
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<std::size_t, DeliveryCallback>> calls_;
+};
+
+TEST_F(RelayTest, StopWithASilentBusReturnsAfterTheShutdownTimeoutAndLosesNothing) {
+  std::vector<Event> events = CommitEvents(20, Keys(4));
+  SilentPublisher silent;
+  RelayOptions options = Options();
+  options.exit_when_drained = false;
+  options.shutdown_timeout = milliseconds(100);
+  Status status;
+  {
+    Relay relay(*store_, silent, options);
+    std::thread run([&] { status = relay.Run(); });
+    while (silent.calls() == 0) std::this_thread::sleep_for(milliseconds(1));
+    relay.Stop();
+    run.join();  // without the timeout this waits for ever
+  }
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(PendingIds(), IdsOf(events)) << "nothing unconfirmed leaves the outbox";
+  silent.AnswerAll();  // late deliveries reach nothing that is gone
+
+  ScriptedPublisher publisher;
+  ASSERT_TRUE(RunRelay(*store_, publisher, Options()).ok());
+  EXPECT_EQ(publisher.DeliveredIds(), IdsOf(events));
   EXPECT_TRUE(PendingIds().empty());
 }
 
