@@ -47,7 +47,8 @@ const std::vector<std::string> kHeraldVariables = {
     "HERALD_STANDBY",         "HERALD_EXIT_WHEN_DRAINED",
     "HERALD_FAIL_FAST",       "HERALD_MAX_IN_FLIGHT_EVENTS",
     "HERALD_MAX_IN_FLIGHT_BYTES", "HERALD_METRICS_ADDRESS",
-    "HERALD_READY_MAX_AGE",   "HERALD_SHUTDOWN_TIMEOUT"};
+    "HERALD_READY_MAX_AGE",   "HERALD_SHUTDOWN_TIMEOUT",
+    "HERALD_PROGRESS_INTERVAL"};
 
 using Env = std::map<std::string, std::string>;
 
@@ -670,7 +671,8 @@ TEST_F(CliTest, SigtermStopsARunningRelayCleanly) {
   Env env;
   for (const std::string& name : kHeraldVariables) env[name] = "";
   test::Process relay({HERALD_BINARY, "relay", "--db", DbUrl(), "--publisher",
-                       "file:" + Path("out.jsonl"), "--poll-interval", "1h"},
+                       "file:" + Path("out.jsonl"), "--poll-interval", "1h",
+                       "--progress-interval", "20ms"},
                       dir_.path(), env);
   // Running once the enqueued event reached the sink.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -680,11 +682,19 @@ TEST_F(CliTest, SigtermStopsARunningRelayCleanly) {
   }
   ASSERT_EQ(test::ReadLines(Path("out.jsonl")).size(), 1u);
   ASSERT_TRUE(relay.Running());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // a few progress lines
   relay.Signal(SIGTERM);
   ProcessResult r = relay.Wait(std::chrono::seconds(30));
   EXPECT_EQ(r.term_signal, 0);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.err, HasSubstr("published=1"));
+  // Progress lines at info, and idle said once, not every interval.
+  EXPECT_THAT(r.err, HasSubstr("info progress: "));
+  std::size_t idle = 0;
+  for (std::size_t at = 0; (at = r.err.find("progress: idle", at)) != std::string::npos; ++at) {
+    ++idle;
+  }
+  EXPECT_LE(idle, 1u) << r.err;
   EXPECT_TRUE(Pending().empty());
 }
 

@@ -151,7 +151,7 @@ Status SetLogLevel(Config& c, std::string_view text, std::string_view origin) {
 }
 
 // The one table of settings: name, TOML kind and how a text value is applied.
-const std::array<Setting, 17> kSettings = {{
+const std::array<Setting, 18> kSettings = {{
     {"db", Kind::kText,
      [](Config& c, std::string_view t, std::string_view) {
        c.db = t;
@@ -213,6 +213,10 @@ const std::array<Setting, 17> kSettings = {{
      }},
     {"fail_fast", Kind::kBool,
      [](Config& c, std::string_view t, std::string_view o) { return SetBool(c.fail_fast, t, o); }},
+    {"progress_interval", Kind::kDuration,
+     [](Config& c, std::string_view t, std::string_view o) {
+       return SetDuration(c.progress_interval, t, o, kMaxBackoff);
+     }},
     {"shutdown_timeout", Kind::kDuration,
      [](Config& c, std::string_view t, std::string_view o) {
        return SetDuration(c.relay.shutdown_timeout, t, o, kMaxBackoff);

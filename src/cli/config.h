@@ -42,6 +42,8 @@ struct Config {
   std::string metrics_address;
   // /readyz is unready while the oldest pending event is older; 0: no check.
   std::chrono::milliseconds ready_max_age{0};
+  // herald relay logs a progress line at info this often.
+  std::chrono::milliseconds progress_interval{std::chrono::minutes(1)};
 };
 
 // What the command line said, before layering. Keys are setting names

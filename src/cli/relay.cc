@@ -5,6 +5,9 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <condition_variable>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -131,6 +134,78 @@ std::optional<Result<T>> OpenWaiting(std::string_view what, const Config& config
   }
 }
 
+// Logs a line at info every `interval` while the relay runs: what it did
+// since the last line, the window, and the backlog (from a read-only store
+// connection of its own). Idle, it says so once and then keeps quiet until
+// something happens.
+class ProgressLog {
+ public:
+  ProgressLog(const Relay& relay, std::unique_ptr<Store> store, std::chrono::milliseconds interval)
+      : relay_(relay), store_(std::move(store)), interval_(interval),
+        thread_([this](std::stop_token stop) { Loop(stop); }) {}
+
+ private:
+  void Loop(std::stop_token stop) {
+    std::mutex mu;
+    std::condition_variable_any cv;
+    RelayStats last = relay_.stats();
+    auto last_at = std::chrono::steady_clock::now();
+    bool idle_said = false;
+    while (true) {
+      {
+        std::unique_lock lock(mu);
+        if (cv.wait_for(lock, stop, interval_, [] { return false; })) return;
+        if (stop.stop_requested()) return;
+      }
+      const RelayStats now = relay_.stats();
+      const auto now_at = std::chrono::steady_clock::now();
+      const double seconds = std::chrono::duration<double>(now_at - last_at).count();
+      const std::uint64_t published = now.published - last.published;
+      const std::uint64_t retried = now.retried - last.retried;
+      const std::uint64_t dead = now.dead_lettered - last.dead_lettered;
+      std::string backlog = "backlog unknown";
+      std::int64_t pending = -1;
+      if (store_ != nullptr) {
+        if (Result<OutboxStats> stats = store_->Stats(); stats) {
+          pending = stats->pending;
+          backlog = fmt::format("{} pending", stats->pending);
+          if (stats->oldest_pending_created_at) {
+            backlog += fmt::format(
+                ", oldest {:.1f}s",
+                std::chrono::duration<double>(std::chrono::system_clock::now() -
+                                              *stats->oldest_pending_created_at)
+                    .count());
+          }
+        } else {
+          backlog = "backlog unknown: " + stats.error().ToString();
+        }
+      }
+      const bool idle = published == 0 && retried == 0 && dead == 0 && pending == 0 &&
+                        now.in_flight_events == 0;
+      if (!idle || !idle_said) {
+        if (idle) {
+          spdlog::info("progress: idle, nothing pending");
+        } else {
+          spdlog::info(
+              "progress: {} published ({:.1f}/s), {} retried, {} dead-lettered in the last "
+              "{:.1f}s; {} in flight{}; {}",
+              published, seconds > 0 ? static_cast<double>(published) / seconds : 0.0, retried,
+              dead, seconds, now.in_flight_events, now.bus_down ? ", bus unavailable" : "",
+              backlog);
+        }
+      }
+      idle_said = idle;
+      last = now;
+      last_at = now_at;
+    }
+  }
+
+  const Relay& relay_;
+  std::unique_ptr<Store> store_;
+  const std::chrono::milliseconds interval_;
+  std::jthread thread_;  // last: started once the rest exists
+};
+
 // The metrics endpoint and the read-only store it reads the backlog from.
 struct Metrics {
 #ifdef HERALD_WITH_METRICS
@@ -213,6 +288,11 @@ int RunRelay(const CommandLine& line) {
   if (metrics != nullptr) metrics->Watch(relay, *config);
   Status result;
   {
+    std::unique_ptr<Store> progress_store;
+    if (Result<std::unique_ptr<Store>> opened = OpenExistingStore(*config, Access::kRead)) {
+      progress_store = std::move(*opened);
+    }
+    ProgressLog progress(relay, std::move(progress_store), config->progress_interval);
     ShutdownOnSignal shutdown(relay);
     spdlog::info("relaying from {} to {}", MaskSecrets(config->db),
                  MaskSecrets(config->publisher));
@@ -264,6 +344,9 @@ void AddRelayCommand(CLI::App& app, Action* chosen) {
   AddSettingFlag(cmd, line.get(), "standby",
                  "wait while another relay holds the database instead of failing "
                  "($HERALD_STANDBY)");
+  AddSettingOption(cmd, line.get(), "progress_interval", "DURATION",
+                   "how often to log a progress line at info: rate, window, backlog "
+                   "($HERALD_PROGRESS_INTERVAL; default 1m)");
   AddSettingOption(cmd, line.get(), "shutdown_timeout", "DURATION",
                    "on SIGTERM/SIGINT, how long to wait for the bus to confirm what it holds; "
                    "the rest stays pending ($HERALD_SHUTDOWN_TIMEOUT; default 5s)");
