@@ -11,7 +11,6 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <cstdio>
@@ -25,6 +24,7 @@
 
 #include "bench_support.h"
 #include "herald/event.h"
+#include "herald/log.h"
 #include "herald/publisher.h"
 #include "herald/relay.h"
 #include "herald/sqlite.h"
@@ -197,7 +197,7 @@ Args Parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   Args args = Parse(argc, argv);
-  spdlog::set_level(spdlog::level::warn);
+  herald::SetLogLevel(herald::LogLevel::kWarning);
   std::filesystem::path dir =
       args.dir.empty() ? std::filesystem::temp_directory_path() / "herald-bench"
                       : std::filesystem::path(args.dir);

@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
@@ -38,6 +37,7 @@
 
 #include "bench_support.h"
 #include "herald/event.h"
+#include "herald/log.h"
 #include "herald/postgres.h"
 #include "herald/publisher.h"
 #include "herald/relay.h"
@@ -364,7 +364,7 @@ void PrintConditions(const Args& args, const std::filesystem::path& dir) {
 
 int main(int argc, char** argv) {
   Args args = Parse(argc, argv);
-  spdlog::set_level(spdlog::level::warn);  // the relay's own progress lines
+  herald::SetLogLevel(herald::LogLevel::kWarning);  // the relay's own progress lines
   std::filesystem::path dir =
       args.dir.empty() ? std::filesystem::temp_directory_path() / "herald-pg-bench"
                        : std::filesystem::path(args.dir);

@@ -34,7 +34,7 @@ spdlog::level::level_enum SpdlogLevel(LogLevel level) {
       return spdlog::level::debug;
     case LogLevel::kInfo:
       return spdlog::level::info;
-    case LogLevel::kWarn:
+    case LogLevel::kWarning:
       return spdlog::level::warn;
     case LogLevel::kError:
       return spdlog::level::err;
@@ -80,7 +80,10 @@ CLI::Option* AddSettingFlag(CLI::App* command, CommandLine* line, std::string_vi
 
 Result<Config> ResolveConfig(const CommandLine& line) {
   Result<Config> config = LoadConfig(line, ProcessEnvironment());
-  if (config) spdlog::set_level(SpdlogLevel(config->log_level));
+  if (config) {
+    spdlog::set_level(SpdlogLevel(config->log_level));
+    SetLogLevel(config->log_level);
+  }
   return config;
 }
 
@@ -123,6 +126,10 @@ void InitLogging() {
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::info);
+  // The library's lines go the same way, masked like the program's own.
+  SetLogSink([](LogLevel level, std::string_view message) {
+    spdlog::log(SpdlogLevel(level), "{}", message);
+  });
 }
 
 }  // namespace herald::cli

@@ -139,15 +139,17 @@ Status SetBool(bool& out, std::string_view text, std::string_view origin) {
   return SetWith<bool>(text, origin, ParseBool, [&](bool v) { out = v; });
 }
 
-Status SetLogLevel(Config& c, std::string_view text, std::string_view origin) {
-  for (LogLevel level :
-       {LogLevel::kTrace, LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
+// herald/log.h's names; "warn" is "warning" too.
+Status SetLogLevelSetting(Config& c, std::string_view text, std::string_view origin) {
+  if (text == "warn") text = "warning";
+  for (LogLevel level : {LogLevel::kTrace, LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarning,
+                         LogLevel::kError}) {
     if (text == LogLevelName(level)) {
       c.log_level = level;
       return OkStatus();
     }
   }
-  return BadValue(origin, text, "a log level (trace, debug, info, warn, error)");
+  return BadValue(origin, text, "a log level (trace, debug, info, warning or warn, error)");
 }
 
 // The one table of settings: name, TOML kind and how a text value is applied.
@@ -202,7 +204,7 @@ const std::array<Setting, 18> kSettings = {{
      [](Config& c, std::string_view t, std::string_view o) {
        return SetDuration(c.relay.poll_interval, t, o, kMaxPollInterval);
      }},
-    {"log_level", Kind::kLogLevel, SetLogLevel},
+    {"log_level", Kind::kLogLevel, SetLogLevelSetting},
     {"standby", Kind::kBool,
      [](Config& c, std::string_view t, std::string_view o) {
        return SetBool(c.relay.standby, t, o);
@@ -514,22 +516,6 @@ std::string FlagName(std::string_view key) {
   std::string name = "--";
   for (char c : key) name.push_back(c == '_' ? '-' : c);
   return name;
-}
-
-std::string_view LogLevelName(LogLevel level) {
-  switch (level) {
-    case LogLevel::kTrace:
-      return "trace";
-    case LogLevel::kDebug:
-      return "debug";
-    case LogLevel::kInfo:
-      return "info";
-    case LogLevel::kWarn:
-      return "warn";
-    case LogLevel::kError:
-      return "error";
-  }
-  return "info";
 }
 
 }  // namespace herald::cli

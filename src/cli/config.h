@@ -18,13 +18,12 @@
 #include <string_view>
 #include <vector>
 
+#include "herald/log.h"
 #include "herald/publisher.h"
 #include "herald/relay.h"
 #include "herald/status.h"
 
 namespace herald::cli {
-
-enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError };
 
 struct Config {
   std::string db;         // store URL; empty when not given
@@ -81,8 +80,6 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
 // The flag of setting `key`: "batch_size" -> "--batch-size".
 std::string FlagName(std::string_view key);
 
-// "trace", "debug", "info", "warn", "error".
-std::string_view LogLevelName(LogLevel level);
 
 }  // namespace herald::cli
 

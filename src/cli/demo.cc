@@ -350,6 +350,7 @@ int RunDemo(DemoOptions o) {
   if (Status s = CheckOptions(o); !s.ok()) return Fail(s, kExitUsage);
   // The bus's outage is part of the story, not news: only errors are logged.
   spdlog::set_level(spdlog::level::err);
+  SetLogLevel(LogLevel::kError);
   TempDirectory dir(o.keep);
   if (Status s = dir.Make(); !s.ok()) return Fail(s, kExitFailure);
   if (o.keep) {

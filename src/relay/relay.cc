@@ -1,7 +1,6 @@
 #include "herald/relay.h"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
@@ -24,6 +23,7 @@
 #include <vector>
 
 #include "core/backoff.h"
+#include "core/log.h"
 
 namespace herald {
 namespace {
@@ -220,7 +220,7 @@ class Handoff {
   void Publish(const std::shared_ptr<Call>& call) {
     publisher_.Publish(call->events, [call, inbox = inbox_](std::size_t index, Delivery d) {
       if (index >= call->events.size()) {
-        spdlog::error("publisher reported index {} of a call of {} events", index,
+        LogError("publisher reported index {} of a call of {} events", index,
                       call->events.size());
         return;
       }
@@ -415,7 +415,7 @@ Status Relay::Impl::Run() {
   }
   if (Status s = store_.CheckSchema(); !s.ok()) return s;
   keeps_key_order_ = publisher_.guarantees().keeps_key_order;
-  spdlog::info("relay started: batch size {}, window {} events / {} bytes, max attempts {}, {}",
+  LogInfo("relay started: batch size {}, window {} events / {} bytes, max attempts {}, {}",
                options_.batch_size, options_.max_in_flight_events, options_.max_in_flight_bytes,
                options_.max_attempts,
                keeps_key_order_ ? "several events of a key in flight"
@@ -431,7 +431,7 @@ Status Relay::Impl::Run() {
   Shutdown();
   PublishGauges();
   counters_.holds_role.store(false);
-  spdlog::info("relay stopped");
+  LogInfo("relay stopped");
   return failure;
 }
 
@@ -500,14 +500,14 @@ Relay::Impl::Next Relay::Impl::Claim(std::stop_token stop, Status& failure) {
       return Next::kFail;
     }
     if (++store_failures_ == 1) {
-      spdlog::warn("claiming from the store failed, retrying with backoff: {}",
+      LogWarning("claiming from the store failed, retrying with backoff: {}",
                    error.ToString());
     }
     clock_.SleepFor(backoff_.Delay(store_failures_, rng_), stop);
     return Next::kGoOn;
   }
   if (store_failures_ > 0) {
-    spdlog::info("store reachable again after {} failed claims", store_failures_);
+    LogInfo("store reachable again after {} failed claims", store_failures_);
     store_failures_ = 0;
   }
   const bool full = claim->events.size() >= limit;
@@ -669,7 +669,7 @@ void Relay::Impl::Process(Completion& c) {
   } else if (d.outcome == Outcome::kPublished) {
     if (after_failure && !breach_logged_) {
       breach_logged_ = true;
-      spdlog::error("publisher broke its key-order guarantee: event {} of key '{}' was "
+      LogError("publisher broke its key-order guarantee: event {} of key '{}' was "
                     "published after an earlier event of its key failed",
                     event.id.ToString(), event.key);
     }
@@ -687,7 +687,7 @@ void Relay::Impl::Process(Completion& c) {
     LeavePending(slot.seq);
     if (state != nullptr) Block(event.key, *state, slot.handed);
     if (!bus_down_) {
-      spdlog::warn("bus unavailable, backing off: {}", d.error);
+      LogWarning("bus unavailable, backing off: {}", d.error);
       bus_down_ = true;
       bus_down_rounds_ = 1;
       listener_.OnBusState(false);
@@ -733,7 +733,7 @@ void Relay::Impl::Process(Completion& c) {
 // Closes the breaker: the bus answered.
 void Relay::Impl::BusAnswered() {
   if (!bus_down_) return;
-  spdlog::info("bus available again after {} probes", bus_down_rounds_);
+  LogInfo("bus available again after {} probes", bus_down_rounds_);
   bus_down_ = false;
   bus_down_rounds_ = 0;
   listener_.OnBusState(true);
@@ -790,7 +790,7 @@ void Relay::Impl::Forget(std::string_view key) {
 bool Relay::Impl::Settle(std::stop_token stop) {
   if (SettleOnce()) {
     if (settle_failures_ > 0) {
-      spdlog::info("settling works again after {} failed tries", settle_failures_);
+      LogInfo("settling works again after {} failed tries", settle_failures_);
       settle_failures_ = 0;
     }
     return true;
@@ -809,7 +809,7 @@ bool Relay::Impl::SettleOnce() {
   if (!s.ok()) {
     counters_.settle_failures.fetch_add(1);
     if (++settle_failures_ == 1) {
-      spdlog::error("settling {} delivered events failed: {}; retrying with backoff, and "
+      LogError("settling {} delivered events failed: {}; retrying with backoff, and "
                     "claiming nothing new until it succeeds",
                     n, s.ToString());
     }
@@ -820,7 +820,7 @@ bool Relay::Impl::SettleOnce() {
   counters_.retried.fetch_add(settlement_.retries.size());
   counters_.dead_lettered.fetch_add(settlement_.dead.size());
   for (std::size_t i = 0; i < settlement_.dead.size(); ++i) {
-    spdlog::warn("event {} (seq {}) moved to the dead-letter table: {}", dead_ids_[i],
+    LogWarning("event {} (seq {}) moved to the dead-letter table: {}", dead_ids_[i],
                  settlement_.dead[i].seq, settlement_.dead[i].error);
   }
   auto release = [this](std::int64_t seq) {
@@ -871,7 +871,7 @@ void Relay::Impl::Wait(bool store_too, std::stop_token stop) {
     timeout = std::max(kMinIdleSleep, std::chrono::ceil<milliseconds>(*next_due_ - now));
   }
   if (Status s = store_.WaitForWork(timeout, woken); !s.ok()) {
-    spdlog::warn("waiting for work failed: {}", s.ToString());
+    LogWarning("waiting for work failed: {}", s.ToString());
     clock_.SleepFor(options_.poll_interval, woken);
   }
   if (!woken.stop_requested()) claim_wanted_ = true;
@@ -893,7 +893,7 @@ void Relay::Impl::Shutdown() {
   const auto deadline = std::chrono::steady_clock::now() + options_.shutdown_timeout;
   while (calls_in_flight_ > 0) {
     if (!inbox_->WaitForItemsUntil(deadline)) {
-      spdlog::warn("stopping with {} events on the bus unconfirmed after {} ms: they stay "
+      LogWarning("stopping with {} events on the bus unconfirmed after {} ms: they stay "
                    "pending and will be published again",
                    held_.size(), options_.shutdown_timeout.count());
       break;
@@ -905,7 +905,7 @@ void Relay::Impl::Shutdown() {
   for (int attempt = 1; !settlement_.empty(); ++attempt) {
     if (SettleOnce()) break;
     if (attempt >= kStopSettleAttempts) {
-      spdlog::error("stopping with delivered events not settled: they stay pending and will "
+      LogError("stopping with delivered events not settled: they stay pending and will "
                     "be published again");
       break;
     }

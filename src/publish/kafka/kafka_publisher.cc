@@ -8,8 +8,8 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
+#include "core/log.h"
 #include "publish/common/cloud_events.h"
 #include "publish/common/key_order_gate.h"
 #include "publish/kafka/kafka_errors.h"
@@ -42,11 +42,11 @@ void OnLog(const rd_kafka_t* /*rk*/, int level, const char* facility, const char
   // syslog levels: 0-4 error and warning (librdkafka reports every broker
   // disconnect at 3, an expected event during an outage), 5-6 info, 7 debug.
   if (level <= 4) {
-    spdlog::warn("kafka {}: {}", facility, message);
+    LogWarning("kafka {}: {}", facility, message);
   } else if (level <= 6) {
-    spdlog::info("kafka {}: {}", facility, message);
+    LogInfo("kafka {}: {}", facility, message);
   } else {
-    spdlog::debug("kafka {}: {}", facility, message);
+    LogDebug("kafka {}: {}", facility, message);
   }
 }
 
@@ -240,7 +240,7 @@ void KafkaPublisher::StopProducer() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (outstanding_calls_ > 0) {
-      spdlog::error("kafka producer closed with {} calls still waiting for deliveries",
+      LogError("kafka producer closed with {} calls still waiting for deliveries",
                     outstanding_calls_);
     }
   }
@@ -269,14 +269,14 @@ void KafkaPublisher::Publish(std::span<const Event> events, DeliveryCallback on_
     StopProducer();
     rebuilds_.fetch_add(1);
     if (Status s = StartProducer(); !s.ok()) {
-      spdlog::error("kafka producer could not be made anew: {}", s.ToString());
+      LogError("kafka producer could not be made anew: {}", s.ToString());
       for (std::size_t i = 0; i < events.size(); ++i) {
         gate_.Close(events[i].key);
         on_delivery(i, Delivery{Outcome::kRetry, s.message()});
       }
       return;
     }
-    spdlog::info("kafka producer made anew after a fatal error");
+    LogInfo("kafka producer made anew after a fatal error");
   }
   CallStarted();
   auto* call = new Call(*this, events.size(), std::move(on_delivery));
@@ -329,7 +329,7 @@ void KafkaPublisher::LearnTopic(const std::string& topic) {
   if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
   rd_kafka_topic_destroy(rkt);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    spdlog::debug("kafka metadata of topic '{}' not known yet: {}", topic, rd_kafka_err2str(err));
+    LogDebug("kafka metadata of topic '{}' not known yet: {}", topic, rd_kafka_err2str(err));
   }
 }
 
@@ -374,14 +374,14 @@ void KafkaPublisher::OnError(rd_kafka_t* rk, int err, const char* reason, void* 
   if (code == RD_KAFKA_RESP_ERR__FATAL) {
     std::array<char, 512> detail{};
     rd_kafka_resp_err_t cause = rd_kafka_fatal_error(rk, detail.data(), detail.size());
-    spdlog::error("kafka producer fatal error, it will be made anew: {}: {}",
+    LogError("kafka producer fatal error, it will be made anew: {}: {}",
                   rd_kafka_err2name(cause), detail.data());
     self->fatal_ = true;
     return;
   }
   if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
     self->cluster_down_ = true;
-    spdlog::warn("kafka: {}", reason);
+    LogWarning("kafka: {}", reason);
   }
   // Other errors are informational (librdkafka retries them) and already
   // logged through the log callback.

@@ -8,7 +8,8 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
+
+#include "core/log.h"
 
 namespace herald::publish {
 namespace {
@@ -76,7 +77,7 @@ std::string LastError(natsStatus s) {
 void OnReconnected(natsConnection* nc, void* /*closure*/) {
   std::array<char, 256> url{};
   natsConnection_GetConnectedUrl(nc, url.data(), url.size());
-  spdlog::info("nats: connected to {}", url.data());
+  LogInfo("nats: connected to {}", url.data());
 }
 
 
@@ -211,7 +212,7 @@ class NatsPublisher::Listener {
     {
       std::unique_lock<std::mutex> lock(listener->mu_);
       if (!listener->changed_.wait_for(lock, timeout, [listener] { return listener->closed_; })) {
-        spdlog::debug("nats: no closed callback in time; the listener stays");
+        LogDebug("nats: no closed callback in time; the listener stays");
         return;
       }
     }
@@ -314,7 +315,7 @@ Status NatsPublisher::Connect() {
 
   natsStatus st = natsConnection_Connect(&nc_, opts);
   if (st == NATS_NOT_YET_CONNECTED) {
-    spdlog::warn("nats: no server answers yet, connecting in the background");
+    LogWarning("nats: no server answers yet, connecting in the background");
   } else if (st != NATS_OK) {
     // cnats made no connection, so posts no callback for one.
     nc_ = nullptr;
@@ -357,7 +358,7 @@ void NatsPublisher::CloseConnection() {
         natsMsgList_Destroy(&pending);
       }
       if (!WaitForCalls(kCloseSlack)) {
-        spdlog::error("nats connection closed with calls still waiting for acks");
+        LogError("nats connection closed with calls still waiting for acks");
       }
     }
     jsCtx_Destroy(js_);
@@ -374,12 +375,12 @@ void NatsPublisher::CloseConnection() {
 }
 
 void NatsPublisher::Rebuild() {
-  spdlog::warn("nats: the connection was closed; making a new one");
+  LogWarning("nats: the connection was closed; making a new one");
   CloseConnection();
   rebuilds_.fetch_add(1);
   stream_ready_ = false;
   if (Status s = Connect(); !s.ok()) {
-    spdlog::error("nats: no new connection: {}", s.ToString());
+    LogError("nats: no new connection: {}", s.ToString());
   }
 }
 
@@ -402,7 +403,7 @@ void NatsPublisher::EnsureStream() {
     return;
   }
   if (s != NATS_NOT_FOUND) {
-    spdlog::warn("nats: cannot look up stream '{}': {}", config_.create_stream, LastError(s));
+    LogWarning("nats: cannot look up stream '{}': {}", config_.create_stream, LastError(s));
     return;
   }
   std::vector<const char*> subjects;
@@ -418,11 +419,11 @@ void NatsPublisher::EnsureStream() {
   s = js_AddStream(&info, js_, &cfg, nullptr, &code);
   if (s == NATS_OK) {
     jsStreamInfo_Destroy(info);
-    spdlog::info("nats: created stream '{}'", config_.create_stream);
+    LogInfo("nats: created stream '{}'", config_.create_stream);
     stream_ready_ = true;
     return;
   }
-  spdlog::warn("nats: cannot create stream '{}': {}", config_.create_stream, LastError(s));
+  LogWarning("nats: cannot create stream '{}': {}", config_.create_stream, LastError(s));
 }
 
 void NatsPublisher::Publish(std::span<const Event> events, DeliveryCallback on_delivery) {
@@ -577,7 +578,7 @@ void NatsPublisher::HandleAck(natsMsg* msg, const jsPubAck* ack, const jsPubAckE
 void NatsPublisher::OnDisconnected(natsConnection* /*nc*/, void* closure) {
   // Once the publisher has detached, it is closing: no outage.
   static_cast<Listener*>(closure)->With(
-      [](NatsPublisher&) { spdlog::warn("nats: disconnected from the server"); });
+      [](NatsPublisher&) { LogWarning("nats: disconnected from the server"); });
 }
 
 void NatsPublisher::OnClosed(natsConnection* nc, void* closure) {
@@ -585,10 +586,10 @@ void NatsPublisher::OnClosed(natsConnection* nc, void* closure) {
   const bool gave_up = listener->With([nc](NatsPublisher&) {
     const char* text = nullptr;
     natsConnection_GetLastError(nc, &text);
-    spdlog::warn("nats: cnats gave the connection up{}{}; the next call makes a new one",
+    LogWarning("nats: cnats gave the connection up{}{}; the next call makes a new one",
                  text != nullptr && *text != '\0' ? ": " : "", text != nullptr ? text : "");
   });
-  if (!gave_up) spdlog::debug("nats: connection closed");
+  if (!gave_up) LogDebug("nats: connection closed");
   listener->Closed();
 }
 
@@ -603,7 +604,7 @@ void NatsPublisher::OnAsyncError(natsConnection* nc, natsSubscription* /*sub*/, 
           [&](NatsPublisher& publisher) { publisher.Denied(std::move(subject)); });
     }
   }
-  spdlog::warn("nats: {}{}{}", natsStatus_GetText(err), error.empty() ? "" : ": ", error);
+  LogWarning("nats: {}{}{}", natsStatus_GetText(err), error.empty() ? "" : ": ", error);
 }
 
 void NatsPublisher::Denied(std::string subject) {

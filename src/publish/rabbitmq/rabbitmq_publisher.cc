@@ -22,8 +22,8 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
+#include "core/log.h"
 #include "publish/common/cloud_events.h"
 
 namespace herald::publish {
@@ -191,7 +191,7 @@ class RabbitMqPublisher::Worker {
       n = fds[1].fd >= 0 ? 2 : 1;
     }
     if (::poll(fds, n, timeout_ms) < 0 && errno != EINTR) {
-      spdlog::warn("amqp: poll: {}", std::strerror(errno));
+      LogWarning("amqp: poll: {}", std::strerror(errno));
     }
   }
 
@@ -295,10 +295,10 @@ class RabbitMqPublisher::Worker {
     }
     const int n = ++owner_.connections_;
     if (n > 1) {
-      spdlog::info("amqp: connected again to {}:{} (connection {})", config_.host, config_.port,
+      LogInfo("amqp: connected again to {}:{} (connection {})", config_.host, config_.port,
                    n);
     } else {
-      spdlog::info("amqp: connected to {}:{}", config_.host, config_.port);
+      LogInfo("amqp: connected to {}:{}", config_.host, config_.port);
     }
     return true;
   }
@@ -331,7 +331,7 @@ class RabbitMqPublisher::Worker {
   // The connection is gone: every message waiting for its confirm is kRetry
   // (it may or may not have been stored). The next call connects anew.
   void LoseConnection(const std::string& why) {
-    if (!closing_) spdlog::warn("amqp: connection lost: {}", why);
+    if (!closing_) LogWarning("amqp: connection lost: {}", why);
     Destroy();
     FailUnconfirmed([&](const Pending&) {
       return std::pair{Outcome::kRetry, fmt::format("connection to the broker lost before the "
@@ -510,9 +510,9 @@ class RabbitMqPublisher::Worker {
           LoseConnection(fmt::format("the broker closed the connection: {}", why));
         } else if (m.id == AMQP_CONNECTION_BLOCKED_METHOD) {
           const auto* blocked = static_cast<const amqp_connection_blocked_t*>(m.decoded);
-          spdlog::warn("amqp: the broker blocks publishing: {}", Text(blocked->reason));
+          LogWarning("amqp: the broker blocks publishing: {}", Text(blocked->reason));
         } else if (m.id == AMQP_CONNECTION_UNBLOCKED_METHOD) {
-          spdlog::info("amqp: the broker publishes again");
+          LogInfo("amqp: the broker publishes again");
         }
         return;
       }
@@ -598,7 +598,7 @@ class RabbitMqPublisher::Worker {
   // of the size it names), every other unconfirmed one kRetry.
   void ChannelClosed(const Close& close) {
     const std::string why = close.ToString();
-    spdlog::warn("amqp: the broker closed the channel: {}", why);
+    LogWarning("amqp: the broker closed the channel: {}", why);
     channel_open_ = false;
     return_state_ = ReturnState::kNone;
     amqp_channel_close_ok_t ok{};

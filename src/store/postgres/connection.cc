@@ -1,9 +1,10 @@
 #include "store/postgres/connection.h"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <array>
+
+#include "core/log.h"
 
 namespace herald::pg_internal {
 
@@ -28,7 +29,7 @@ Result<PGconn*> Connection::Get() {
     next_attempt_ = std::chrono::steady_clock::now() + backoff_.Delay(failures_, rng_);
     return std::unexpected(s);
   }
-  if (lost_) spdlog::info("reconnected to PostgreSQL ({})", what_);
+  if (lost_) LogInfo("reconnected to PostgreSQL ({})", what_);
   lost_ = false;
   failures_ = 0;
   ever_connected_ = true;
@@ -50,7 +51,7 @@ Status Connection::Connect() {
   }
   // Server notices (NOTICE, WARNING) are not errors; keep them off stderr.
   PQsetNoticeProcessor(
-      conn.get(), [](void*, const char* message) { spdlog::debug("PostgreSQL: {}", message); },
+      conn.get(), [](void*, const char* message) { LogDebug("PostgreSQL: {}", message); },
       nullptr);
   if (setup_) {
     Status s = setup_(conn.get());
@@ -69,7 +70,7 @@ void Connection::Observe(const Status& status) {
 void Connection::Drop(std::string_view reason) {
   conn_.reset();
   if (ever_connected_ && !lost_) {
-    spdlog::warn("lost connection to PostgreSQL ({}): {}; reconnecting", what_, reason);
+    LogWarning("lost connection to PostgreSQL ({}): {}; reconnecting", what_, reason);
     lost_ = true;
   }
 }

@@ -2,11 +2,11 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <utility>
 
+#include "core/log.h"
 #include "core/macros.h"
 #include "store/postgres/pg.h"
 
@@ -111,10 +111,10 @@ void LeaseKeeper::Loop(std::stop_token stop) {
     if (stop.stop_requested()) break;
     Status s = Tick();
     if (!s.ok() && !failing) {
-      spdlog::warn("relay {}: renewing partition leases failed: {}", options_.relay_id,
+      LogWarning("relay {}: renewing partition leases failed: {}", options_.relay_id,
                    s.ToString());
     } else if (s.ok() && failing) {
-      spdlog::info("relay {}: renewing partition leases again", options_.relay_id);
+      LogInfo("relay {}: renewing partition leases again", options_.relay_id);
     }
     failing = !s.ok();
   }
@@ -230,7 +230,7 @@ void LeaseKeeper::Apply(const std::vector<PartitionEpoch>& owned,
   if (owned_.size() != next.size() || gained) {
     std::vector<int> ids;
     for (const auto& [p, o] : next) ids.push_back(p);
-    spdlog::info("relay {} owns {} partitions: {}", options_.relay_id, ids.size(),
+    LogInfo("relay {} owns {} partitions: {}", options_.relay_id, ids.size(),
                  fmt::join(ids, ","));
   }
   owned_ = std::move(next);
@@ -281,7 +281,7 @@ void LeaseKeeper::ReleaseAll() {
   Result<ResultPtr> released = Exec(*conn, sql_release_all_, me, "give back partitions");
   Result<ResultPtr> gone = Exec(*conn, sql_deregister_, me, "deregister relay");
   if (!released || !gone) {
-    spdlog::warn("relay {} could not give back its partitions; others take them over when the "
+    LogWarning("relay {} could not give back its partitions; others take them over when the "
                  "leases end: {}",
                  options_.relay_id, (!released ? released.error() : gone.error()).ToString());
   }

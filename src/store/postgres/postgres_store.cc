@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <sys/eventfd.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +15,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "core/log.h"
 #include "core/macros.h"
 #include "store/common/claim_cursor.h"
 #include "store/common/store_common.h"
@@ -540,7 +540,7 @@ class PostgresStoreImpl final : public PostgresStore {
     const auto asked = static_cast<std::int64_t>(
         settlement.published.size() + settlement.retries.size() + settlement.dead.size());
     if (settled < asked) {
-      spdlog::info("relay {}: {} of {} settled events were left alone: gone already, or of "
+      LogInfo("relay {}: {} of {} settled events were left alone: gone already, or of "
                    "partitions this relay no longer owns",
                    relay_id_, asked - settled, asked);
     }
