@@ -652,6 +652,13 @@ TEST_F(CliTest, DeadLettersListRetryPurge) {
   ProcessResult retry = Herald({"dlq", "retry", "--db", DbUrl(), "--id", id_a});
   ASSERT_EQ(retry.exit_code, 0) << retry.err;
   EXPECT_EQ(retry.out, "retried 1 dead letter\n");
+  // An id that is no dead letter (any more) is said, and nothing changes.
+  ProcessResult gone = Herald({"dlq", "retry", "--db", DbUrl(), "--id", id_a});
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_EQ(gone.err, fmt::format("herald: error: no dead letter has id {} (nothing retried)\n",
+                                  id_a));
+  ProcessResult mixed = Herald({"dlq", "purge", "--db", DbUrl(), "--id", id_a, "--topic", "b"});
+  EXPECT_EQ(mixed.exit_code, 2) << "--id and --topic are one or the other";
   pending = Pending();
   ASSERT_EQ(pending.size(), 1u);
   EXPECT_EQ(pending[0].event.id.ToString(), id_a);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/commands.h"
 #include "core/json_text.h"
@@ -116,9 +117,29 @@ int RunList(const DlqFlags& flags) {
   return kExitOk;
 }
 
+// With --id: NotFound naming the ids no dead letter has, before anything
+// is changed (then nothing is); OK otherwise.
+Status CheckIdsExist(Prepared& prepared, std::string_view action) {
+  if (prepared.filter.ids.empty()) return OkStatus();
+  Result<std::vector<DeadLetter>> found =
+      prepared.store->ListDeadLetters(prepared.filter, prepared.filter.ids.size());
+  if (!found) return found.error();
+  std::vector<std::string> missing;
+  for (const EventId& id : prepared.filter.ids) {
+    if (std::none_of(found->begin(), found->end(),
+                     [&](const DeadLetter& d) { return d.event.id == id; })) {
+      missing.push_back(id.ToString());
+    }
+  }
+  if (missing.empty()) return OkStatus();
+  return NotFound(fmt::format("no dead letter has id {} (nothing {})", fmt::join(missing, ", "),
+                              action));
+}
+
 int RunRetry(const DlqFlags& flags) {
   auto prepared = Prepare(flags, /*none_means_all=*/false, Access::kWrite);
   if (!prepared) return prepared.error();
+  if (Status s = CheckIdsExist(*prepared, "retried"); !s.ok()) return Fail(s, kExitFailure);
   Result<std::int64_t> n = prepared->store->RetryDeadLetters(prepared->filter, Clock::Real().Now());
   if (!n) return Fail(n.error(), kExitFailure);
   fmt::print("retried {} dead letter{}\n", *n, *n == 1 ? "" : "s");
@@ -128,6 +149,7 @@ int RunRetry(const DlqFlags& flags) {
 int RunPurge(const DlqFlags& flags) {
   auto prepared = Prepare(flags, /*none_means_all=*/false, Access::kWrite);
   if (!prepared) return prepared.error();
+  if (Status s = CheckIdsExist(*prepared, "purged"); !s.ok()) return Fail(s, kExitFailure);
   Result<std::int64_t> n = prepared->store->PurgeDeadLetters(prepared->filter);
   if (!n) return Fail(n.error(), kExitFailure);
   fmt::print("purged {} dead letter{}\n", *n, *n == 1 ? "" : "s");
