@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,7 +49,7 @@ const std::vector<std::string> kHeraldVariables = {
     "HERALD_FAIL_FAST",       "HERALD_MAX_IN_FLIGHT_EVENTS",
     "HERALD_MAX_IN_FLIGHT_BYTES", "HERALD_METRICS_ADDRESS",
     "HERALD_READY_MAX_AGE",   "HERALD_SHUTDOWN_TIMEOUT",
-    "HERALD_PROGRESS_INTERVAL"};
+    "HERALD_PROGRESS_INTERVAL", "HERALD_LOG_FORMAT"};
 
 using Env = std::map<std::string, std::string>;
 
@@ -670,6 +671,25 @@ TEST_F(CliTest, DeadLettersListRetryPurge) {
   EXPECT_EQ(none.out, "[]\n");
   ProcessResult again = Herald({"dlq", "purge", "--db", DbUrl(), "--all"});
   EXPECT_EQ(again.out, "purged 0 dead letters\n");
+}
+
+TEST_F(CliTest, JsonLogsAreOneObjectALine) {
+  Migrate();
+  ASSERT_EQ(Herald({"enqueue", "--db", DbUrl(), "--topic", "t", "--payload", "{}"}).exit_code, 0);
+  ProcessResult r = Herald({"relay", "--db", DbUrl(), "--publisher", "file:" + Path("out.jsonl"),
+                            "--exit-when-drained", "--log-format", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  int lines = 0;
+  std::istringstream in(r.err);
+  for (std::string line; std::getline(in, line);) {
+    ++lines;
+    Json j = Json::parse(line);
+    EXPECT_TRUE(j["time"].get<std::string>().ends_with("Z")) << line;
+    EXPECT_EQ(j["level"], "info") << line;
+    EXPECT_TRUE(j["message"].is_string()) << line;
+  }
+  EXPECT_GE(lines, 3);
+  EXPECT_THAT(r.err, HasSubstr("\"message\":\"relay totals: published=1"));
 }
 
 TEST_F(CliTest, SigtermStopsARunningRelayCleanly) {

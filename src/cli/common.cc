@@ -1,5 +1,7 @@
 #include "cli/common.h"
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -8,6 +10,7 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "core/json_text.h"
 #include "core/secrets.h"
 
 namespace herald::cli {
@@ -15,15 +18,46 @@ namespace {
 
 // Writes each formatted log line to standard error with its secrets masked,
 // whoever logged it (Herald, or a client library through Herald's logger).
+// As text (time, level, message) or, with --log-format json, as one JSON
+// object a line: {"time":"...Z","level":"info","message":"..."}.
+std::atomic<bool> log_json{false};
+
 class MaskingStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
+    if (log_json.load()) {
+      const std::string masked =
+          MaskSecrets(std::string_view(msg.payload.data(), msg.payload.size()));
+      std::string line = "{\"time\":";
+      AppendJsonString(FormatRfc3339(std::chrono::time_point_cast<std::chrono::milliseconds>(
+                           msg.time)),
+                       line);
+      line += ",\"level\":";
+      AppendJsonString(LevelName(msg.level), line);
+      line += ",\"message\":";
+      AppendJsonString(masked, line);
+      line += "}\n";
+      std::fwrite(line.data(), 1, line.size(), stderr);
+      return;
+    }
     spdlog::memory_buf_t line;
     formatter_->format(msg, line);
     const std::string masked = MaskSecrets(std::string_view(line.data(), line.size()));
     std::fwrite(masked.data(), 1, masked.size(), stderr);
   }
   void flush_() override { std::fflush(stderr); }
+
+ private:
+  // herald/log.h's names.
+  static std::string_view LevelName(spdlog::level::level_enum level) {
+    switch (level) {
+      case spdlog::level::trace: return "trace";
+      case spdlog::level::debug: return "debug";
+      case spdlog::level::info: return "info";
+      case spdlog::level::warn: return "warning";
+      default: return "error";
+    }
+  }
 };
 
 spdlog::level::level_enum SpdlogLevel(LogLevel level) {
@@ -56,7 +90,10 @@ void AddCommonOptions(CLI::App* command, CommandLine* line) {
       ->type_name("FILE");
   AddSettingOption(command, line, "db", "URL", "database URL, e.g. sqlite:app.db ($HERALD_DB)");
   AddSettingOption(command, line, "log_level", "LEVEL",
-                   "trace, debug, info, warn or error ($HERALD_LOG_LEVEL; default info)");
+                   "trace, debug, info, warning (or warn) or error ($HERALD_LOG_LEVEL; "
+                   "default info)");
+  AddSettingOption(command, line, "log_format", "FORMAT",
+                   "text, or json for one JSON object a line ($HERALD_LOG_FORMAT; default text)");
 }
 
 CLI::Option* AddSettingOption(CLI::App* command, CommandLine* line, std::string_view key,
@@ -83,6 +120,7 @@ Result<Config> ResolveConfig(const CommandLine& line) {
   if (config) {
     spdlog::set_level(SpdlogLevel(config->log_level));
     SetLogLevel(config->log_level);
+    log_json.store(config->log_json);
   }
   return config;
 }

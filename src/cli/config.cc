@@ -153,7 +153,7 @@ Status SetLogLevelSetting(Config& c, std::string_view text, std::string_view ori
 }
 
 // The one table of settings: name, TOML kind and how a text value is applied.
-const std::array<Setting, 18> kSettings = {{
+const std::array<Setting, 19> kSettings = {{
     {"db", Kind::kText,
      [](Config& c, std::string_view t, std::string_view) {
        c.db = t;
@@ -205,6 +205,12 @@ const std::array<Setting, 18> kSettings = {{
        return SetDuration(c.relay.poll_interval, t, o, kMaxPollInterval);
      }},
     {"log_level", Kind::kLogLevel, SetLogLevelSetting},
+    {"log_format", Kind::kText,
+     [](Config& c, std::string_view t, std::string_view o) {
+       if (t != "text" && t != "json") return BadValue(o, t, "a log format (text or json)");
+       c.log_json = t == "json";
+       return OkStatus();
+     }},
     {"standby", Kind::kBool,
      [](Config& c, std::string_view t, std::string_view o) {
        return SetBool(c.relay.standby, t, o);

@@ -33,6 +33,8 @@ struct Config {
   // standby and exit_when_drained; defaults are RelayOptions' own.
   RelayOptions relay;
   LogLevel log_level = LogLevel::kInfo;
+  // log_format "json": log lines as JSON objects instead of text.
+  bool log_json = false;
   // herald relay: exit 1 at once when the database or the bus cannot be
   // reached at start, instead of waiting for it with backoff.
   bool fail_fast = false;
