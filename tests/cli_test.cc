@@ -549,7 +549,8 @@ TEST_F(CliTest, NoCommandPrintsAPassword) {
       {"status"},
       {"status", "--json"},
       {"enqueue", "--topic", "t", "--payload", "{}"},
-      {"relay", "--publisher", "stdout:", "--exit-when-drained"},
+      // (a relay waiting for the database is checked below, stopped by a signal)
+      {"relay", "--publisher", "stdout:", "--exit-when-drained", "--fail-fast"},
       {"dlq", "list"},
       {"dlq", "list", "--json"},
       {"dlq", "retry", "--all"},
@@ -587,6 +588,22 @@ TEST_F(CliTest, NoCommandPrintsAPassword) {
     SCOPED_TRACE(fmt::format("herald {} (env: {})", fmt::join(args, " "), fmt::join(env, ", ")));
     ProcessResult r = Herald(args, env);
     EXPECT_EQ(r.out.find(secret), std::string::npos) << r.out;
+    EXPECT_EQ(r.err.find(secret), std::string::npos) << r.err;
+  }
+
+  // A relay that waits for the unreachable database logs that it waits (a
+  // keyword string is no database URL: refused at once, above).
+  for (const std::string& db : {pg}) {
+    Env env;
+    for (const std::string& name : kHeraldVariables) env[name] = "";
+    test::Process relay({HERALD_BINARY, "relay", "--db", db, "--publisher", "stdout:",
+                         "--log-level", "trace", "--log-format", "json"},
+                        dir_.path(), env);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    relay.Signal(SIGTERM);
+    ProcessResult r = relay.Wait(std::chrono::seconds(30));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("database unreachable, retrying"));
     EXPECT_EQ(r.err.find(secret), std::string::npos) << r.err;
   }
 }
