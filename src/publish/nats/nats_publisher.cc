@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/log.h"
+#include "publish/nats/nats_connection.h"
 
 namespace herald::publish {
 namespace {
@@ -67,11 +68,7 @@ bool IsValidHeaderValue(std::string_view value) {
          value.find('\0') == std::string_view::npos;
 }
 
-std::string LastError(natsStatus s) {
-  const char* text = nats_GetLastError(nullptr);
-  if (text != nullptr && *text != '\0') return text;
-  return natsStatus_GetText(s);
-}
+std::string LastError(natsStatus s) { return NatsLastError(s); }
 
 
 void OnReconnected(natsConnection* nc, void* /*closure*/) {
@@ -244,56 +241,11 @@ Status NatsPublisher::Connect() {
   natsOptions* opts = nullptr;
   if (natsOptions_Create(&opts) != NATS_OK) return Internal("nats: cannot make options");
   std::unique_ptr<natsOptions, void (*)(natsOptions*)> guard(opts, natsOptions_Destroy);
-  std::vector<const char*> servers;
-  for (const std::string& s : config_.servers) servers.push_back(s.c_str());
   auto check = [](natsStatus s, std::string_view what) -> Status {
     if (s == NATS_OK) return OkStatus();
     return InvalidArgument(fmt::format("nats {}: {}", what, LastError(s)));
   };
-  Status s = check(natsOptions_SetServers(opts, servers.data(), static_cast<int>(servers.size())),
-                   "servers");
-  if (s.ok()) s = check(natsOptions_SetName(opts, config_.name.c_str()), "option 'name'");
-  if (s.ok() && !config_.user.empty()) {
-    s = check(natsOptions_SetUserInfo(opts, config_.user.c_str(), config_.password.c_str()),
-              "option 'user'");
-  }
-  if (s.ok() && !config_.token.empty()) {
-    s = check(natsOptions_SetToken(opts, config_.token.c_str()), "option 'token'");
-  }
-  if (s.ok() && !config_.creds_file.empty()) {
-    s = check(natsOptions_SetUserCredentialsFromFiles(opts, config_.creds_file.c_str(), nullptr),
-              "option 'creds'");
-  }
-  if (s.ok() && config_.tls) s = check(natsOptions_SetSecure(opts, true), "option 'tls'");
-  if (s.ok() && !config_.tls_ca_file.empty()) {
-    s = check(natsOptions_LoadCATrustedCertificates(opts, config_.tls_ca_file.c_str()),
-              "option 'tls.ca'");
-  }
-  if (s.ok() && !config_.tls_cert_file.empty()) {
-    s = check(natsOptions_LoadCertificatesChain(opts, config_.tls_cert_file.c_str(),
-                                                config_.tls_key_file.c_str()),
-              "options 'tls.cert'/'tls.key'");
-  }
-  if (s.ok() && !config_.tls_hostname.empty()) {
-    s = check(natsOptions_SetExpectedHostname(opts, config_.tls_hostname.c_str()),
-              "option 'tls.hostname'");
-  }
-  if (s.ok() && config_.tls_skip_verify) {
-    s = check(natsOptions_SkipServerVerification(opts, true), "option 'tls.skip_verify'");
-  }
-  if (s.ok()) {
-    s = check(natsOptions_SetTimeout(opts, config_.connect_timeout.count()), "connect timeout");
-  }
-  if (s.ok()) s = check(natsOptions_SetMaxReconnect(opts, -1), "reconnects");
-  if (s.ok()) {
-    s = check(natsOptions_SetReconnectWait(opts, config_.reconnect_wait.count()),
-              "option 'reconnect_wait_ms'");
-  }
-  if (s.ok()) {
-    s = check(natsOptions_SetPingInterval(opts, config_.ping_interval.count()),
-              "option 'ping_interval_ms'");
-  }
-  if (s.ok()) s = check(natsOptions_SetMaxPingsOut(opts, 2), "pings");
+  Status s = SetNatsConnectionOptions(opts, config_);
   if (s.ok()) {
     s = check(natsOptions_SetRetryOnFailedConnect(opts, true, OnReconnected, nullptr),
               "retry on failed connect");

@@ -25,6 +25,7 @@
 
 #include "core/log.h"
 #include "publish/common/cloud_events.h"
+#include "publish/rabbitmq/rabbitmq_connection.h"
 
 namespace herald::publish {
 namespace {
@@ -40,59 +41,6 @@ constexpr int kFrameMax = 131072;
 // AMQP 0-9-1 field-table names are short strings; RabbitMQ takes 128 bytes.
 constexpr std::size_t kMaxHeaderName = 128;
 constexpr std::size_t kMaxShortString = 255;
-// Debian's bundle of the system's trusted CAs.
-constexpr const char* kSystemCaBundle = "/etc/ssl/certs/ca-certificates.crt";
-
-amqp_bytes_t Bytes(std::string_view s) {
-  return amqp_bytes_t{s.size(), const_cast<char*>(s.data())};
-}
-
-std::string Text(amqp_bytes_t b) {
-  return b.len == 0 ? std::string() : std::string(static_cast<const char*>(b.bytes), b.len);
-}
-
-timeval ToTimeval(milliseconds ms) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-  return tv;
-}
-
-// A broker's close (connection or channel) as "CODE TEXT".
-struct Close {
-  int code = 0;
-  std::string text;
-  std::string ToString() const { return fmt::format("{} {}", code, text); }
-};
-
-// What an RPC reply says when it is not normal; `close` is set when the
-// broker closed the channel or the connection.
-std::string DescribeReply(const amqp_rpc_reply_t& reply, Close* close = nullptr,
-                          bool* channel_closed = nullptr) {
-  switch (reply.reply_type) {
-    case AMQP_RESPONSE_NORMAL:
-      return {};
-    case AMQP_RESPONSE_NONE:
-      return "no reply from the broker";
-    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
-      return amqp_error_string2(reply.library_error);
-    case AMQP_RESPONSE_SERVER_EXCEPTION:
-      break;
-  }
-  Close c;
-  if (reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
-    const auto* m = static_cast<const amqp_connection_close_t*>(reply.reply.decoded);
-    c = Close{m->reply_code, Text(m->reply_text)};
-  } else if (reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
-    const auto* m = static_cast<const amqp_channel_close_t*>(reply.reply.decoded);
-    c = Close{m->reply_code, Text(m->reply_text)};
-    if (channel_closed != nullptr) *channel_closed = true;
-  } else {
-    return fmt::format("unexpected broker method 0x{:08x}", reply.reply.id);
-  }
-  if (close != nullptr) *close = c;
-  return c.ToString();
-}
 
 bool Readable(const std::string& path) {
   std::ifstream in(path);
@@ -239,60 +187,8 @@ class RabbitMqPublisher::Worker {
   }
 
   bool Connect(std::string* why) {
-    conn_ = amqp_new_connection();
-    if (conn_ == nullptr) {
-      *why = "out of memory";
-      return false;
-    }
-    amqp_socket_t* socket = nullptr;
-    if (config_.tls) {
-      socket = amqp_ssl_socket_new(conn_);
-      if (socket != nullptr) {
-        // rabbitmq-c trusts no CA by itself: without tls.ca, the system's bundle.
-        std::string ca = config_.tls_ca_file;
-        if (ca.empty() && Readable(kSystemCaBundle)) ca = kSystemCaBundle;
-        if (!ca.empty() && amqp_ssl_socket_set_cacert(socket, ca.c_str()) != AMQP_STATUS_OK) {
-          *why = fmt::format("cannot use the CA file '{}'", ca);
-          Destroy();
-          return false;
-        }
-        if (!config_.tls_cert_file.empty() &&
-            amqp_ssl_socket_set_key(socket, config_.tls_cert_file.c_str(),
-                                    config_.tls_key_file.c_str()) != AMQP_STATUS_OK) {
-          *why = fmt::format("cannot use the certificate '{}' and key '{}'",
-                             config_.tls_cert_file, config_.tls_key_file);
-          Destroy();
-          return false;
-        }
-        amqp_ssl_socket_set_verify_peer(socket, config_.tls_verify_peer ? 1 : 0);
-        amqp_ssl_socket_set_verify_hostname(socket, config_.tls_verify_hostname ? 1 : 0);
-      }
-    } else {
-      socket = amqp_tcp_socket_new(conn_);
-    }
-    if (socket == nullptr) {
-      *why = "cannot make a socket";
-      Destroy();
-      return false;
-    }
-    timeval tv = ToTimeval(config_.connect_timeout);
-    if (int rc = amqp_socket_open_noblock(socket, config_.host.c_str(), config_.port, &tv);
-        rc != AMQP_STATUS_OK) {
-      *why = fmt::format("{}:{}: {}", config_.host, config_.port, amqp_error_string2(rc));
-      Destroy();
-      return false;
-    }
-    amqp_set_handshake_timeout(conn_, &tv);
-    amqp_set_rpc_timeout(conn_, &tv);
-    amqp_rpc_reply_t reply =
-        amqp_login(conn_, config_.vhost.c_str(), 0, kFrameMax, config_.heartbeat_s,
-                   AMQP_SASL_METHOD_PLAIN, config_.user.c_str(), config_.password.c_str());
-    if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
-      *why = fmt::format("{}:{}: login to vhost '{}' as '{}': {}", config_.host, config_.port,
-                         config_.vhost, config_.user, DescribeReply(reply));
-      Destroy();
-      return false;
-    }
+    conn_ = OpenAmqpConnection(config_, kFrameMax, why);
+    if (conn_ == nullptr) return false;
     const int n = ++owner_.connections_;
     if (n > 1) {
       LogInfo("amqp: connected again to {}:{} (connection {})", config_.host, config_.port,
