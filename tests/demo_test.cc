@@ -4,11 +4,14 @@
 // across a bus outage (on the built-in mock cluster) and a SIGKILLed relay:
 // on SQLite and the mock cluster, on an "external" Kafka cluster (a mock
 // cluster in this test process, reached over the Kafka protocol like any
-// other), and on PostgreSQL.
+// other), on PostgreSQL, on NATS JetStream and on RabbitMQ.
 //
-// This file makes two binaries: herald_demo_test, and with
-// HERALD_DEMO_TEST_POSTGRES herald_demo_postgres_test, which holds only the
-// PostgreSQL test (it needs HERALD_TEST_PG_URL; see postgres_support.h).
+// This file makes a binary per infrastructure: herald_demo_test, and one
+// holding only the test of a server the suite starts: with
+// HERALD_DEMO_TEST_POSTGRES herald_demo_postgres_test (HERALD_TEST_PG_URL;
+// see postgres_support.h), with HERALD_DEMO_TEST_NATS herald_demo_nats_test
+// (HERALD_TEST_NATS_URL) and with HERALD_DEMO_TEST_RABBITMQ
+// herald_demo_rabbitmq_test (HERALD_TEST_RABBITMQ_URL).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -20,9 +23,14 @@
 
 #include "support/process.h"
 #include "testing/seed.h"
-#ifdef HERALD_DEMO_TEST_POSTGRES
+#if defined(HERALD_DEMO_TEST_POSTGRES)
 #include "postgres_support.h"
+#elif defined(HERALD_DEMO_TEST_NATS)
+#include "publish/nats/nats_server.h"
+#elif defined(HERALD_DEMO_TEST_RABBITMQ)
+#include "publish/rabbitmq/rabbitmq_server.h"
 #else
+#define HERALD_DEMO_TEST_DEFAULT
 #include "publish/kafka/mock_cluster.h"
 #endif
 
@@ -93,7 +101,18 @@ void ExpectDemoVerdict(const nlohmann::json& j, long transactions) {
             transactions);
 }
 
-#ifndef HERALD_DEMO_TEST_POSTGRES
+// On an external bus: no outage injected, said so; the relay killed all the
+// same; each run on a topic of its own.
+[[maybe_unused]] void ExpectExternalBus(const nlohmann::json& j) {
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(j["outage_injected"], false);
+  EXPECT_EQ(j["outage_ms"], 0);
+  EXPECT_NE(j["outage"].get<std::string>().find("not injected"), std::string::npos);
+  EXPECT_NE(j["outbox"]["topic"], j["naive"]["topic"]);
+  EXPECT_NE(j["outbox"]["topic"].get<std::string>().find("herald-demo-"), std::string::npos);
+}
+
+#ifdef HERALD_DEMO_TEST_DEFAULT
 
 // The error of a refused command line: exit 2 and exactly one line.
 void ExpectUsageError(std::vector<std::string> args, const std::string& says) {
@@ -125,12 +144,7 @@ TEST(DemoTest, ExternalKafkaClusterWithoutInjectedOutage) {
     nlohmann::json j = RunDemo(kTransactions, {"--publisher", cluster.url(), "--publisher-option",
                                                "client.id=herald-demo-test"});
     ExpectDemoVerdict(j, kTransactions);
-    if (!j.is_object()) return;
-    EXPECT_EQ(j["outage_injected"], false);
-    EXPECT_EQ(j["outage_ms"], 0);
-    EXPECT_NE(j["outage"].get<std::string>().find("not injected"), std::string::npos);
-    EXPECT_NE(j["outbox"]["topic"], j["naive"]["topic"]);
-    EXPECT_TRUE(j["outbox"]["topic"].get<std::string>().starts_with("herald-demo-"));
+    ExpectExternalBus(j);
   }
 }
 
@@ -140,14 +154,23 @@ TEST(DemoTest, ExplicitOutageWithAnExternalBusIsRefused) {
 }
 
 TEST(DemoTest, BusesTheDemoCannotReadAreRefused) {
-  ExpectUsageError({"--publisher", "nats://localhost:4222"}, "consumers read Kafka only");
-  ExpectUsageError({"--publisher", "redis://localhost:6379"}, "expected kafka://");
-  ExpectUsageError({"--publisher", "stdout:"}, "consumers read Kafka only");
+  ExpectUsageError({"--publisher", "stdout:"}, "consumers cannot read stdout:");
+  ExpectUsageError({"--publisher", "file:/tmp/events.jsonl"}, "consumers cannot read file:");
+  ExpectUsageError({"--publisher", "mqtt://localhost:1883"}, "expected kafka://");
 }
 
 TEST(DemoTest, MalformedInfrastructureIsRefused) {
   ExpectUsageError({"--publisher", "kafka://"}, "--publisher");
   ExpectUsageError({"--publisher", "localhost:9092"}, "expected kafka://");
+#ifdef HERALD_WITH_NATS
+  ExpectUsageError({"--publisher", "nats://"}, "--publisher");
+  ExpectUsageError({"--publisher", "nats://h:1", "--publisher-option", "no.such=1"}, "no.such");
+#endif
+#ifdef HERALD_WITH_RABBITMQ
+  ExpectUsageError({"--publisher", "amqp://h:notaport/"}, "--publisher");
+  ExpectUsageError({"--publisher", "amqp://u:secret@h:1/", "--publisher-option", "no.such=1"},
+                   "no.such");
+#endif
   ExpectUsageError({"--publisher", "kafka://h:1", "--publisher-option", "novalue"}, "KEY=VALUE");
   ExpectUsageError({"--publisher-option", "acks=all"}, "needs --publisher");
   ExpectUsageError({"--db", "sqlite:/tmp/x.db"}, "PostgreSQL");
@@ -160,7 +183,9 @@ TEST(DemoTest, BadOptionsAreUsageErrors) {
   EXPECT_EQ(RunProgram({HERALD_BINARY, "demo", "--transactions", "0"}, dir.path()).exit_code, 2);
 }
 
-#else  // HERALD_DEMO_TEST_POSTGRES
+#endif  // HERALD_DEMO_TEST_DEFAULT
+
+#ifdef HERALD_DEMO_TEST_POSTGRES
 
 class DemoPostgresTest : public test::PostgresTest {};
 
@@ -181,6 +206,57 @@ TEST_F(DemoPostgresTest, OutboxRunLosesNothingAppliesOnceAndKeepsOrder) {
 }
 
 #endif  // HERALD_DEMO_TEST_POSTGRES
+
+#ifdef HERALD_DEMO_TEST_NATS
+
+// The story on JetStream: a stream per run, made for the run and deleted
+// after it.
+TEST(DemoNatsTest, OutboxRunLosesNothingAppliesOnceAndKeepsOrder) {
+  const std::string url = publish::testing::SharedNatsUrl();
+  ASSERT_FALSE(url.empty()) << "HERALD_TEST_NATS_URL is not set (scripts/test.sh sets it)";
+  constexpr long kTransactions = 300;
+  nlohmann::json j = RunDemo(kTransactions, {"--publisher", url});
+  ExpectDemoVerdict(j, kTransactions);
+  ExpectExternalBus(j);
+  if (!j.is_object()) return;
+  publish::testing::JetStreamClient client(url);
+  ASSERT_TRUE(client.ok());
+  for (const char* mode : {"naive", "outbox"}) {
+    EXPECT_EQ(client.MessageCount(j[mode]["topic"].get<std::string>()), -1) << "stream left";
+  }
+}
+
+#endif  // HERALD_DEMO_TEST_NATS
+
+#ifdef HERALD_DEMO_TEST_RABBITMQ
+
+// The story on RabbitMQ: a fanout exchange per run with a queue per
+// consumer, which acknowledges nothing, so that a restarted consumer gets
+// every message again; all of it deleted after the run.
+TEST(DemoRabbitMqTest, OutboxRunLosesNothingAppliesOnceAndKeepsOrder) {
+  const std::string url = publish::testing::SharedRabbitMqUrl();
+  ASSERT_FALSE(url.empty()) << "HERALD_TEST_RABBITMQ_URL is not set (scripts/test.sh sets it)";
+  constexpr long kTransactions = 300;
+  nlohmann::json j = RunDemo(kTransactions, {"--publisher", url});
+  ExpectDemoVerdict(j, kTransactions);
+  ExpectExternalBus(j);
+  if (!j.is_object()) return;
+  publish::testing::AmqpClient client(url);
+  ASSERT_TRUE(client.ok());
+  for (const char* mode : {"naive", "outbox"}) {
+    std::string topic = j[mode]["topic"].get<std::string>();
+    std::string exchange = topic.substr(0, topic.find('/'));
+    // A queue left behind would still hold the run's messages (none was
+    // acknowledged); declared anew it is empty.
+    for (const char* consumer : {".budgets", ".analytics"}) {
+      ASSERT_TRUE(client.DeclareQueue(exchange + consumer));
+      EXPECT_EQ(client.MessageCount(exchange + consumer), 0) << "queue left: " << consumer;
+      client.DeleteQueue(exchange + consumer);
+    }
+  }
+}
+
+#endif  // HERALD_DEMO_TEST_RABBITMQ
 
 }  // namespace
 }  // namespace herald

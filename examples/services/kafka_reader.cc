@@ -100,8 +100,6 @@ Result<std::optional<BusMessage>> KafkaReader::Poll(std::chrono::milliseconds ti
   out.id = *id;
   if (m->key != nullptr) out.key.assign(static_cast<const char*>(m->key), m->key_len);
   if (m->payload != nullptr) out.payload.assign(static_cast<const char*>(m->payload), m->len);
-  out.partition = m->partition;
-  out.offset = m->offset;
   return std::optional<BusMessage>(std::move(out));
 }
 

@@ -1,9 +1,6 @@
-// Reads a Kafka topic for a consumer service: every partition explicitly
-// assigned from the beginning (no consumer-group join), each message turned
-// into the event id of its CloudEvents `ce_id` header and its payload. Offsets
-// are not committed: the inbox is what makes a second reading harmless.
-//
-// Thread-compatible: one thread at a time.
+// Reads a Kafka topic for a consumer service (bus_reader.h): every partition
+// explicitly assigned from the beginning (no consumer-group join), the event
+// id from the CloudEvents `ce_id` header. Offsets are not committed.
 #ifndef HERALD_EXAMPLES_SERVICES_KAFKA_READER_H_
 #define HERALD_EXAMPLES_SERVICES_KAFKA_READER_H_
 
@@ -14,22 +11,14 @@
 #include <optional>
 #include <string>
 
-#include "herald/event.h"
 #include "herald/status.h"
+#include "services/bus_reader.h"
 
 struct rd_kafka_s;
 
 namespace herald::examples {
 
-struct BusMessage {
-  EventId id;
-  std::string key;
-  std::string payload;
-  int partition = 0;
-  std::int64_t offset = 0;
-};
-
-class KafkaReader {
+class KafkaReader final : public BusReader {
  public:
   // Connects to `bootstraps` ("host:port,...") and assigns every partition of
   // `topic` (asked of the cluster, waiting up to `metadata_timeout`).
@@ -39,14 +28,11 @@ class KafkaReader {
       const std::string& bootstraps, const std::string& topic,
       const std::map<std::string, std::string>& properties = {},
       std::chrono::milliseconds metadata_timeout = std::chrono::seconds(10));
-  ~KafkaReader();
+  ~KafkaReader() override;
   KafkaReader(const KafkaReader&) = delete;
   KafkaReader& operator=(const KafkaReader&) = delete;
 
-  // The next message, or nullopt when none came within `timeout`. A message
-  // without a valid ce_id header is InvalidArgument (skip it). Transport
-  // errors are librdkafka's to retry and are not reported.
-  Result<std::optional<BusMessage>> Poll(std::chrono::milliseconds timeout);
+  Result<std::optional<BusMessage>> Poll(std::chrono::milliseconds timeout) override;
 
   int partitions() const { return partitions_; }
 

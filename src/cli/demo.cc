@@ -12,12 +12,12 @@
 // By default the databases are SQLite files in a temporary directory and the
 // bus is librdkafka's in-process mock cluster, which goes down for --outage in
 // the middle of the run. --db postgres://... puts every service in a schema of
-// its own on that database; --publisher kafka://... uses an external cluster
-// (a topic of its own per run; the demo cannot take it down, so no outage is
-// injected there).
+// its own on that database; --publisher kafka://..., nats://... or amqp://...
+// uses an external bus (a topic, stream or exchange of its own per run; the
+// demo cannot take it down, so no outage is injected there).
 //
-// Budgets and Analytics read the topic with librdkafka consumers and apply
-// every event through the inbox. At the end both runs are checked against
+// Budgets and Analytics read the run's topic from the bus (demo_bus.h) and
+// apply every event through the inbox. At the end both runs are checked against
 // the Transactions database; the demo exits 1 if the outbox run lost an
 // event, applied one twice, broke per-account order or left a budget that is
 // not the sum of its account's committed transactions.
@@ -46,7 +46,6 @@
 #include "cli/demo_run.h"
 #include "core/macros.h"
 #include "herald/publisher.h"
-#include "publish/kafka/kafka_config.h"
 #include "services/database.h"
 #ifdef HERALD_WITH_POSTGRES
 #include "store/postgres/pg_url.h"
@@ -63,7 +62,7 @@ using demo::kCategories;
 using std::chrono::milliseconds;
 
 constexpr const char* kOutageNotInjected =
-    "not injected (external bus: stop a broker during the run to see it)";
+    "not injected (external bus: stop a broker or server during the run to see it)";
 
 struct DemoOptions {
   long transactions = 2000;
@@ -104,12 +103,6 @@ std::string DatabaseText(const DemoOptions& o) {
   return fmt::format("PostgreSQL {}, schemas herald_demo_*", infra.pg_display);
 }
 
-std::string BusText(const DemoOptions& o) {
-  const demo::Infrastructure& infra = o.settings.infra;
-  if (!infra.external_bus()) return "librdkafka's mock cluster in this process (3 brokers)";
-  return fmt::format("{}, topics herald-demo-{}-naive/-outbox ({})", infra.kafka_url,
-                     infra.run_id, infra.topic_creation);
-}
 
 std::string OutageText(const DemoOptions& o) {
   if (o.settings.infra.external_bus()) return kOutageNotInjected;
@@ -122,6 +115,7 @@ std::string Latency(double ms) {
 }
 
 void PrintTable(const DemoOptions& o, const RunReport& naive, const RunReport& outbox) {
+  const std::string& bus = outbox.bus;
   auto row = [](const std::string& what, const std::string& a, const std::string& b) {
     std::printf("%-46s %18s %18s\n", what.c_str(), a.c_str(), b.c_str());
   };
@@ -130,7 +124,7 @@ void PrintTable(const DemoOptions& o, const RunReport& naive, const RunReport& o
   std::printf("\n%ld transactions at %.0f/s, seed %llu\n", o.transactions, o.settings.rate,
               static_cast<unsigned long long>(o.settings.seed));
   std::printf("database: %s\nbus:      %s\noutage:   %s\n\n", DatabaseText(o).c_str(),
-              BusText(o).c_str(), OutageText(o).c_str());
+              bus.c_str(), OutageText(o).c_str());
   row("", "naive dual write", "herald outbox");
   row("transactions committed", num(naive.committed), num(outbox.committed));
   row("events received by Budgets", num(naive.budgets.distinct), num(outbox.budgets.distinct));
@@ -156,7 +150,7 @@ void PrintTable(const DemoOptions& o, const RunReport& naive, const RunReport& o
   row("commit-to-consumed latency p50", Latency(naive.p50_ms), Latency(outbox.p50_ms));
   row("commit-to-consumed latency p99", Latency(naive.p99_ms), Latency(outbox.p99_ms));
   row("relay killed (SIGKILL) and restarted", "-", fmt::format("{}x", outbox.relay_kills));
-  row("consumers restarted, reading from offset 0", fmt::format("{}x", naive.consumer_restarts),
+  row("consumers restarted, reading from the start", fmt::format("{}x", naive.consumer_restarts),
       fmt::format("{}x", outbox.consumer_restarts));
   std::printf("\nBudgets: %lld account/category limits exceeded (outbox run). Analytics:",
               static_cast<long long>(outbox.over_budget));
@@ -240,46 +234,20 @@ Status ParsePublisherOptions(DemoOptions& o) {
     if (eq == 0 || eq == std::string::npos) {
       return InvalidArgument(fmt::format("--publisher-option '{}': expected KEY=VALUE", kv));
     }
-    o.settings.infra.publisher_options[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  if (!o.publisher_options.empty() && o.publisher.empty()) {
-    return InvalidArgument("--publisher-option needs --publisher kafka://...");
+    o.settings.infra.bus.options[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   return OkStatus();
 }
 
-// --publisher: empty (the mock cluster) or kafka://host:port,...
+// --publisher: empty (the mock cluster) or a bus the consumers can read.
 Status CheckPublisher(DemoOptions& o) {
-  if (o.publisher.empty()) return OkStatus();
-  std::string_view url = o.publisher;
-  std::size_t colon = url.find(':');
-  std::string_view scheme = url.substr(0, colon == std::string_view::npos ? 0 : colon);
-  const std::vector<PublisherScheme> schemes = PublisherSchemes();
-  if (scheme != "kafka" && std::any_of(schemes.begin(), schemes.end(), [&](const auto& s) {
-        return s.name == scheme;
-      })) {
-    return InvalidArgument(fmt::format(
-        "--publisher {}: the demo's consumers read Kafka only; it runs on kafka://HOST:PORT,... "
-        "or, without --publisher, on an in-process Kafka mock cluster (herald relay publishes "
-        "to {}: too)",
-        o.publisher, scheme));
-  }
-  if (!url.starts_with("kafka://")) {
-    return InvalidArgument(fmt::format(
-        "--publisher '{}': expected kafka://HOST:PORT[,HOST:PORT...]", o.publisher));
-  }
-  PublisherOptions options{o.settings.infra.publisher_options};
-  Result<publish::KafkaConfig> config = publish::ParseKafkaConfig(url, options);
-  if (!config) return InvalidArgument("--publisher: " + config.error().message());
-  if (o.outage_given) {
+  o.settings.infra.bus.url = o.publisher;
+  HERALD_RETURN_IF_ERROR(demo::CheckBusChoice(o.settings.infra.bus));
+  if (o.settings.infra.external_bus() && o.outage_given) {
     return InvalidArgument(
         "--outage: the demo cannot take an external bus down; leave --outage out and stop a "
-        "broker yourself during the run");
+        "broker or server yourself during the run");
   }
-  o.settings.infra.kafka_url = o.publisher;
-  o.settings.infra.bootstraps = config->rdkafka.front().second;  // bootstrap.servers
-  std::random_device random;
-  o.settings.infra.run_id = fmt::format("{:08x}", random());
   return OkStatus();
 }
 
@@ -360,11 +328,6 @@ int RunDemo(DemoOptions o) {
   }
   const std::vector<examples::CreateTransaction> work = MakeWorkload(o);
 
-  if (o.settings.infra.external_bus()) {
-    if (Status s = demo::CreateExternalTopics(o.settings.infra); !s.ok()) {
-      return Fail(s, kExitFailure);
-    }
-  }
   PostgresCleanup cleanup(o.settings.infra, o.keep);
   std::map<Mode, RunReport> reports;
   for (Mode mode : {Mode::kNaive, Mode::kOutbox}) {
@@ -384,7 +347,7 @@ int RunDemo(DemoOptions o) {
                         {"outage_injected", o.settings.outage_injected()},
                         {"outage", OutageText(o)},
                         {"database", DatabaseText(o)},
-                        {"bus", BusText(o)},
+                        {"bus", outbox.bus},
                         {"seed", o.settings.seed},
                         {"naive", ToJson(naive)},
                         {"outbox", ToJson(outbox)},
@@ -419,11 +382,12 @@ void AddDemoCommand(CLI::App& app, Action* chosen) {
                   "makes and drops schemas herald_demo_*)")
       ->type_name("URL");
   cmd->add_option("--publisher", o->publisher,
-                  "an external Kafka cluster instead of the in-process mock: "
-                  "kafka://HOST:PORT[,...] (no outage is injected)")
+                  "an external bus instead of the in-process Kafka mock: " +
+                      demo::DemoBusSchemes() + " (no outage is injected)")
       ->type_name("URL");
   cmd->add_option("--publisher-option", o->publisher_options,
-                  "a librdkafka property for every Kafka client of the demo, repeatable")
+                  "an option for every client of that bus (Kafka: a librdkafka property), "
+                  "repeatable")
       ->type_name("KEY=VALUE");
   OnChosen(cmd, chosen, [o, outage] {
     o->outage_given = outage->count() > 0;

@@ -27,11 +27,9 @@
 
 #include "core/macros.h"
 #include "herald/publisher.h"
-#include "publish/kafka/mock_cluster.h"
+#include "services/bus_reader.h"
 #include "services/consumers.h"
 #include "services/database.h"
-#include "services/kafka_reader.h"
-#include "services/kafka_topics.h"
 #include "services/transactions.h"
 
 extern char** environ;
@@ -43,19 +41,11 @@ using examples::AnalyticsService;
 using examples::BudgetsService;
 using examples::Database;
 using examples::EventConsumer;
-using examples::KafkaReader;
+using examples::BusReader;
 using examples::TransactionsService;
-using publish::testing::MockCluster;
 using Steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr int kTopicPartitions = 4;
-constexpr int kBrokers = 3;
-// How long the naive service lets the bus take an event before it gives up.
-constexpr milliseconds kNaiveDeliveryTimeout{1000};
-// A broker of the mock cluster that is set down keeps its connections open
-// and answers nothing: clients notice within this (librdkafka's default is 60 s).
-constexpr milliseconds kSocketTimeout{1500};
 // How long the killed relay stays dead.
 constexpr milliseconds kRelayDeadFor{1000};
 // Longest wait for the consumers to catch up once every command is in.
@@ -73,7 +63,7 @@ constexpr const char* kPostgresLease = "2s";
 // One consumer service reading the topic on a thread of its own.
 class ConsumerLoop {
  public:
-  using OpenReader = std::function<Result<std::unique_ptr<KafkaReader>>()>;
+  using OpenReader = std::function<Result<std::unique_ptr<BusReader>>()>;
   ConsumerLoop(EventConsumer& service, OpenReader open)
       : service_(service), open_(std::move(open)) {}
 
@@ -142,7 +132,7 @@ class ConsumerLoop {
 
   EventConsumer& service_;
   OpenReader open_;
-  std::unique_ptr<KafkaReader> reader_;  // used by the thread while it runs
+  std::unique_ptr<BusReader> reader_;  // used by the thread while it runs
   std::atomic<int> restarts_{0};
   std::atomic<std::int64_t> received_{0};
   std::atomic<std::int64_t> errors_{0};
@@ -259,7 +249,6 @@ class Run {
   Status SetupBus();
   Result<std::unique_ptr<Database>> OpenDatabase(const std::string& service) const;
   Status OpenServices();
-  std::map<std::string, std::string> ClientProperties() const;
   std::vector<std::string> RelayArgs() const;
   Status Produce();
   void Chaos(std::stop_token stop);
@@ -275,8 +264,8 @@ class Run {
   const std::filesystem::path dir_;
   Steady::time_point start_;
 
-  std::unique_ptr<MockCluster> cluster_;  // null on an external bus
-  std::string bus_url_, bootstraps_, topic_;
+  std::unique_ptr<DemoBus> bus_;
+  std::string topic_;
   std::unique_ptr<TransactionsService> transactions_;
   std::unique_ptr<BudgetsService> budgets_;
   std::unique_ptr<AnalyticsService> analytics_;
@@ -291,20 +280,11 @@ class Run {
   std::int64_t budgets_duplicates_during_run_ = 0, analytics_duplicates_during_run_ = 0;
 };
 
-// The run's bus and topic: a fresh mock cluster with `transactions`, or the
-// run's own topic on the external cluster.
+// The run's bus and its topic, ready for the events.
 Status Run::SetupBus() {
-  if (!settings_.infra.external_bus()) {
-    cluster_ = std::make_unique<MockCluster>(kBrokers);
-    topic_ = std::string(examples::kTransactionsTopic);
-    cluster_->CreateTopic(topic_, kTopicPartitions, kBrokers);
-    bus_url_ = cluster_->url();
-    bootstraps_ = cluster_->bootstraps();
-    return OkStatus();
-  }
-  topic_ = ExternalTopic(settings_.infra, mode_);
-  bus_url_ = settings_.infra.kafka_url;
-  bootstraps_ = settings_.infra.bootstraps;
+  HERALD_ASSIGN_OR_RETURN(bus_, MakeDemoBus(settings_.infra.bus));
+  HERALD_RETURN_IF_ERROR(bus_->Prepare(ModeName(mode_)));
+  topic_ = bus_->topic();
   return OkStatus();
 }
 
@@ -329,21 +309,11 @@ Status Run::OpenServices() {
   return OkStatus();
 }
 
-// What every Kafka client of the run gets: quick reconnection (the outage is
-// part of the story), then the user's --publisher-option, which win.
-std::map<std::string, std::string> Run::ClientProperties() const {
-  std::map<std::string, std::string> p = {
-      {"reconnect.backoff.max.ms", "500"},
-      {"socket.timeout.ms", std::to_string(kSocketTimeout.count())}};
-  for (const auto& [k, v] : settings_.infra.publisher_options) p[k] = v;
-  return p;
-}
-
 std::vector<std::string> Run::RelayArgs() const {
   std::string db = transactions_->outbox_url();
   if (settings_.infra.postgres()) db += fmt::format("&lease={}", kPostgresLease);
-  std::vector<std::string> args = {"relay", "--db", db, "--publisher", bus_url_};
-  for (const auto& [k, v] : ClientProperties()) {
+  std::vector<std::string> args = {"relay", "--db", db, "--publisher", bus_->url()};
+  for (const auto& [k, v] : bus_->PublisherOptions(/*naive=*/false)) {
     args.push_back("--publisher-option");
     args.push_back(k + "=" + v);
   }
@@ -368,16 +338,12 @@ Status Run::Setup() {
     }
   }
 
-  std::map<std::string, std::string> reader_properties = ClientProperties();
-  reader_properties.insert({{"fetch.wait.max.ms", "10"},
-                            {"fetch.error.backoff.ms", "100"},
-                            // the outage is expected: keep the terminal for the story
-                            {"log_level", "0"}});
-  auto open_reader = [this, reader_properties] {
-    return KafkaReader::Open(bootstraps_, topic_, reader_properties);
-  };
-  budgets_loop_ = std::make_unique<ConsumerLoop>(*budgets_, open_reader);
-  analytics_loop_ = std::make_unique<ConsumerLoop>(*analytics_, open_reader);
+  budgets_loop_ = std::make_unique<ConsumerLoop>(*budgets_, [this] {
+    return bus_->OpenReader(std::string(budgets_->name()));
+  });
+  analytics_loop_ = std::make_unique<ConsumerLoop>(*analytics_, [this] {
+    return bus_->OpenReader(std::string(analytics_->name()));
+  });
   HERALD_RETURN_IF_ERROR(budgets_loop_->Start());
   HERALD_RETURN_IF_ERROR(analytics_loop_->Start());
 
@@ -386,9 +352,8 @@ Status Run::Setup() {
     return relay_->Start();
   }
   PublisherOptions naive;
-  naive.properties = ClientProperties();
-  naive.properties["message.timeout.ms"] = std::to_string(kNaiveDeliveryTimeout.count());
-  HERALD_ASSIGN_OR_RETURN(naive_publisher_, OpenPublisher(bus_url_, naive));
+  naive.properties = bus_->PublisherOptions(/*naive=*/true);
+  HERALD_ASSIGN_OR_RETURN(naive_publisher_, OpenPublisher(bus_->url(), naive));
   return OkStatus();
 }
 
@@ -431,10 +396,10 @@ void Run::Chaos(std::stop_token stop) {
   };
   if (!sleep_until(down_at)) return;
   if (settings_.outage_injected()) {
-    cluster_->SetAllBrokersDown();
+    bus_->TakeDown();
     progress_.bus_down = true;
     if (!sleep_until(down_at + settings_.outage)) return;
-    cluster_->SetAllBrokersUp();
+    bus_->BringUp();
     progress_.bus_down = false;
   }
   if (mode_ != Mode::kOutbox) return;
@@ -554,13 +519,16 @@ Result<RunReport> Run::Execute() {
   progress.request_stop();
   progress.join();
   if (!produced.ok()) return std::unexpected(produced);
-  return Report();
+  Result<RunReport> report = Report();
+  bus_->Remove();
+  return report;
 }
 
 Result<RunReport> Run::Report() {
   RunReport r;
   r.mode = mode_;
   r.topic = topic_;
+  r.bus = bus_->Describe();
   r.seconds = std::chrono::duration<double>(Steady::now() - start_).count();
   HERALD_ASSIGN_OR_RETURN(r.committed, transactions_->Count());
 
@@ -619,21 +587,6 @@ Result<RunReport> Run::Report() {
 }  // namespace
 
 const char* ModeName(Mode mode) { return mode == Mode::kNaive ? "naive" : "outbox"; }
-
-std::string ExternalTopic(const Infrastructure& infra, Mode mode) {
-  return fmt::format("herald-demo-{}-{}", infra.run_id, ModeName(mode));
-}
-
-Status CreateExternalTopics(Infrastructure& infra) {
-  Result<examples::TopicCreation> how = examples::CreateTopics(
-      infra.bootstraps, {ExternalTopic(infra, Mode::kNaive), ExternalTopic(infra, Mode::kOutbox)},
-      kTopicPartitions, infra.publisher_options);
-  if (!how) return how.error();
-  infra.topic_creation = *how == examples::TopicCreation::kAdminApi
-                             ? fmt::format("created with {} partitions", kTopicPartitions)
-                             : "auto-created by the cluster, which refused CreateTopics";
-  return OkStatus();
-}
 
 std::vector<std::string> PostgresSchemas() {
   return {kTransactionsSchema, kBudgetsSchema, kAnalyticsSchema, kOutboxSchema};

@@ -1,7 +1,6 @@
 // One run of `herald demo`: the example system (examples/services) on one
 // seeded workload, as a naive dual write or with the outbox, with its own
-// databases (SQLite files or PostgreSQL schemas) and bus (librdkafka's mock
-// cluster, or a topic of its own on an external Kafka cluster). See
+// databases (SQLite files or PostgreSQL schemas) and bus (demo_bus.h). See
 // docs/demo.md for the story and demo.cc for the command.
 #ifndef HERALD_CLI_DEMO_RUN_H_
 #define HERALD_CLI_DEMO_RUN_H_
@@ -13,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/demo_bus.h"
 #include "herald/status.h"
 #include "services/transaction_event.h"
 
@@ -34,18 +34,11 @@ struct Infrastructure {
   // libpq's URL of the database (without Herald's parameters) and the same
   // for display (password hidden); empty: SQLite files in the run's directory.
   std::string pg_url, pg_display;
-  // "kafka://host:port,..." and its bootstrap servers; empty: a mock cluster
-  // inside the process, made anew for each run.
-  std::string kafka_url, bootstraps;
-  // librdkafka properties from --publisher-option, for every Kafka client.
-  std::map<std::string, std::string> publisher_options;
-  // Names this invocation's topics on an external bus (see ExternalTopic),
-  // made before the runs (see CreateExternalTopics), and how they were made.
-  std::string run_id;
-  std::string topic_creation;
+  // The bus (demo_bus.h).
+  BusChoice bus;
 
   bool postgres() const { return !pg_url.empty(); }
-  bool external_bus() const { return !kafka_url.empty(); }
+  bool external_bus() const { return bus.external(); }
 };
 
 struct Settings {
@@ -61,13 +54,6 @@ struct Settings {
 enum class Mode { kNaive, kOutbox };
 const char* ModeName(Mode mode);
 
-// The topic of a run on an external bus: herald-demo-<run_id>-<mode>, new for
-// every invocation, so that no run reads another's messages.
-std::string ExternalTopic(const Infrastructure& infra, Mode mode);
-// Creates both runs' topics on the external bus and records how in
-// infra.topic_creation.
-Status CreateExternalTopics(Infrastructure& infra);
-
 struct ConsumerReport {
   std::int64_t received = 0;    // messages, duplicates included
   std::int64_t distinct = 0;    // distinct events received and applied
@@ -82,6 +68,7 @@ struct ConsumerReport {
 struct RunReport {
   Mode mode = Mode::kNaive;
   std::string topic;
+  std::string bus;  // DemoBus::Describe()
   std::int64_t committed = 0;
   ConsumerReport budgets, analytics;
   std::int64_t lost = 0;            // committed events never received

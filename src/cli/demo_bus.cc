@@ -1,0 +1,299 @@
+// The buses of `herald demo` (see demo_bus.h).
+#include "cli/demo_bus.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <random>
+#include <string_view>
+#include <vector>
+
+#include "core/macros.h"
+#include "core/secrets.h"
+#include "herald/publisher.h"
+#include "publish/kafka/kafka_config.h"
+#include "publish/kafka/mock_cluster.h"
+#include "services/kafka_reader.h"
+#include "services/kafka_topics.h"
+#include "services/transaction_event.h"
+#ifdef HERALD_WITH_NATS
+#include "publish/nats/nats_config.h"
+#include "services/nats_reader.h"
+#endif
+#ifdef HERALD_WITH_RABBITMQ
+#include "publish/rabbitmq/rabbitmq_config.h"
+#include "services/rabbitmq_reader.h"
+#endif
+
+namespace herald::cli::demo {
+namespace {
+
+using std::chrono::milliseconds;
+
+// How long the naive service lets the bus take an event before it gives up.
+constexpr milliseconds kNaiveDeliveryTimeout{1000};
+constexpr int kTopicPartitions = 4;
+constexpr int kBrokers = 3;
+// A broker of the mock cluster that is set down keeps its connections open
+// and answers nothing: clients notice within this (librdkafka's default is 60 s).
+constexpr milliseconds kSocketTimeout{1500};
+
+std::string RunTopic(const BusChoice& choice, const std::string& mode) {
+  return fmt::format("herald-demo-{}-{}", choice.run_id, mode);
+}
+
+std::string_view Scheme(std::string_view url) {
+  std::size_t colon = url.find(':');
+  return colon == std::string_view::npos ? std::string_view() : url.substr(0, colon);
+}
+
+// ---- Kafka ------------------------------------------------------------------
+
+class KafkaBus : public DemoBus {
+ public:
+  explicit KafkaBus(BusChoice choice) : choice_(std::move(choice)) {}
+
+  std::map<std::string, std::string> PublisherOptions(bool naive) const override {
+    std::map<std::string, std::string> p = ClientProperties();
+    if (naive) p["message.timeout.ms"] = std::to_string(kNaiveDeliveryTimeout.count());
+    return p;
+  }
+
+  Result<std::unique_ptr<examples::BusReader>> OpenReader(const std::string&) override {
+    std::map<std::string, std::string> p = ClientProperties();
+    p.insert({{"fetch.wait.max.ms", "10"},
+              {"fetch.error.backoff.ms", "100"},
+              // the outage is expected: keep the terminal for the story
+              {"log_level", "0"}});
+    HERALD_ASSIGN_OR_RETURN(auto reader, examples::KafkaReader::Open(bootstraps_, topic_, p));
+    return std::unique_ptr<examples::BusReader>(std::move(reader));
+  }
+
+ protected:
+  // What every Kafka client of the run gets: quick reconnection (the outage
+  // is part of the story), then the user's --publisher-option, which win.
+  std::map<std::string, std::string> ClientProperties() const {
+    std::map<std::string, std::string> p = {
+        {"reconnect.backoff.max.ms", "500"},
+        {"socket.timeout.ms", std::to_string(kSocketTimeout.count())}};
+    for (const auto& [k, v] : choice_.options) p[k] = v;
+    return p;
+  }
+
+  BusChoice choice_;
+  std::string bootstraps_;
+};
+
+// librdkafka's mock cluster in this process, with the topic `transactions`.
+class MockKafkaBus final : public KafkaBus {
+ public:
+  explicit MockKafkaBus(BusChoice choice) : KafkaBus(std::move(choice)) {}
+  Status Prepare(const std::string&) override {
+    cluster_ = std::make_unique<publish::testing::MockCluster>(kBrokers);
+    topic_ = std::string(examples::kTransactionsTopic);
+    cluster_->CreateTopic(topic_, kTopicPartitions, kBrokers);
+    bootstraps_ = cluster_->bootstraps();
+    return OkStatus();
+  }
+  std::string url() const override { return cluster_->url(); }
+  bool can_go_down() const override { return true; }
+  void TakeDown() override { cluster_->SetAllBrokersDown(); }
+  void BringUp() override { cluster_->SetAllBrokersUp(); }
+  std::string Describe() const override {
+    return fmt::format("librdkafka's mock cluster in this process ({} brokers)", kBrokers);
+  }
+
+ private:
+  std::unique_ptr<publish::testing::MockCluster> cluster_;
+};
+
+class ExternalKafkaBus final : public KafkaBus {
+ public:
+  ExternalKafkaBus(BusChoice choice, std::string bootstraps) : KafkaBus(std::move(choice)) {
+    bootstraps_ = std::move(bootstraps);
+  }
+  Status Prepare(const std::string& mode) override {
+    topic_ = RunTopic(choice_, mode);
+    Result<examples::TopicCreation> how =
+        examples::CreateTopics(bootstraps_, {topic_}, kTopicPartitions, choice_.options);
+    if (!how) return how.error();
+    creation_ = *how == examples::TopicCreation::kAdminApi
+                    ? fmt::format("created with {} partitions", kTopicPartitions)
+                    : "auto-created by the cluster, which refused CreateTopics";
+    return OkStatus();
+  }
+  std::string url() const override { return choice_.url; }
+  std::string Describe() const override {
+    return fmt::format("{}, topics herald-demo-{}-naive/-outbox ({})", MaskSecrets(choice_.url),
+                       choice_.run_id, creation_);
+  }
+
+ private:
+  std::string creation_;
+};
+
+// ---- NATS JetStream -----------------------------------------------------------
+
+#ifdef HERALD_WITH_NATS
+// A stream of the run's own (its name and subject: herald-demo-<run>-<mode>),
+// read by an ordered consumer per service.
+class NatsBus final : public DemoBus {
+ public:
+  NatsBus(BusChoice choice, publish::NatsConfig config)
+      : choice_(std::move(choice)), config_(std::move(config)) {}
+  ~NatsBus() override { Remove(); }
+
+  Status Prepare(const std::string& mode) override {
+    topic_ = RunTopic(choice_, mode);
+    HERALD_RETURN_IF_ERROR(examples::CreateNatsStream(config_, topic_, topic_));
+    prepared_ = true;
+    return OkStatus();
+  }
+  void Remove() override {
+    if (prepared_) static_cast<void>(examples::DeleteNatsStream(config_, topic_));
+    prepared_ = false;
+  }
+  std::string url() const override { return choice_.url; }
+  std::map<std::string, std::string> PublisherOptions(bool naive) const override {
+    std::map<std::string, std::string> p = {{"reconnect_wait_ms", "100"}};
+    if (naive) p["herald.ack_timeout_ms"] = std::to_string(kNaiveDeliveryTimeout.count());
+    for (const auto& [k, v] : choice_.options) p[k] = v;
+    return p;
+  }
+  Result<std::unique_ptr<examples::BusReader>> OpenReader(const std::string&) override {
+    HERALD_ASSIGN_OR_RETURN(auto reader, examples::NatsStreamReader::Open(config_, topic_));
+    return std::unique_ptr<examples::BusReader>(std::move(reader));
+  }
+  std::string Describe() const override {
+    return fmt::format("{}, streams herald-demo-{}-naive/-outbox (made and deleted by the demo)",
+                       MaskSecrets(choice_.url), choice_.run_id);
+  }
+
+ private:
+  BusChoice choice_;
+  publish::NatsConfig config_;
+  bool prepared_ = false;
+};
+#endif
+
+// ---- RabbitMQ -------------------------------------------------------------------
+
+#ifdef HERALD_WITH_RABBITMQ
+// A fanout exchange of the run's own (herald-demo-<run>-<mode>) with a
+// durable queue per service (<exchange>.budgets, <exchange>.analytics);
+// the events' topic is "<exchange>/transactions".
+class RabbitMqBus final : public DemoBus {
+ public:
+  RabbitMqBus(BusChoice choice, publish::RabbitMqConfig config)
+      : choice_(std::move(choice)), config_(std::move(config)) {}
+  ~RabbitMqBus() override { Remove(); }
+
+  Status Prepare(const std::string& mode) override {
+    exchange_ = RunTopic(choice_, mode);
+    topic_ = exchange_ + "/" + std::string(examples::kTransactionsTopic);
+    queues_ = {Queue("budgets"), Queue("analytics")};
+    HERALD_RETURN_IF_ERROR(examples::DeclareRabbitMqFanout(config_, exchange_, queues_));
+    prepared_ = true;
+    return OkStatus();
+  }
+  void Remove() override {
+    if (prepared_) static_cast<void>(examples::DeleteRabbitMqFanout(config_, exchange_, queues_));
+    prepared_ = false;
+  }
+  std::string url() const override { return choice_.url; }
+  std::map<std::string, std::string> PublisherOptions(bool naive) const override {
+    std::map<std::string, std::string> p;
+    if (naive) p["confirm_timeout_ms"] = std::to_string(kNaiveDeliveryTimeout.count());
+    for (const auto& [k, v] : choice_.options) p[k] = v;
+    return p;
+  }
+  Result<std::unique_ptr<examples::BusReader>> OpenReader(const std::string& consumer) override {
+    HERALD_ASSIGN_OR_RETURN(auto reader, examples::RabbitMqReader::Open(config_, Queue(consumer)));
+    return std::unique_ptr<examples::BusReader>(std::move(reader));
+  }
+  std::string Describe() const override {
+    return fmt::format(
+        "{}, fanout exchanges herald-demo-{}-naive/-outbox with a queue per consumer (made and "
+        "deleted by the demo)",
+        MaskSecrets(choice_.url), choice_.run_id);
+  }
+
+ private:
+  std::string Queue(const std::string& consumer) const { return exchange_ + "." + consumer; }
+
+  BusChoice choice_;
+  publish::RabbitMqConfig config_;
+  std::string exchange_;
+  std::vector<std::string> queues_;
+  bool prepared_ = false;
+};
+#endif
+
+}  // namespace
+
+std::string DemoBusSchemes() {
+  std::string s = "kafka://HOST:PORT,...";
+#ifdef HERALD_WITH_NATS
+  s += ", nats://HOST:PORT,...";
+#endif
+#ifdef HERALD_WITH_RABBITMQ
+  s += ", amqp[s]://USER:PASSWORD@HOST:PORT/VHOST";
+#endif
+  return s;
+}
+
+Status CheckBusChoice(BusChoice& choice) {
+  if (!choice.external()) {
+    if (!choice.options.empty()) {
+      return InvalidArgument("--publisher-option needs --publisher (" + DemoBusSchemes() + ")");
+    }
+    return OkStatus();
+  }
+  Result<std::unique_ptr<DemoBus>> bus = MakeDemoBus(choice);
+  if (!bus) return bus.error();
+  std::random_device random;
+  choice.run_id = fmt::format("{:08x}", random());
+  return OkStatus();
+}
+
+Result<std::unique_ptr<DemoBus>> MakeDemoBus(const BusChoice& choice) {
+  if (!choice.external()) return std::make_unique<MockKafkaBus>(choice);
+  const std::string_view scheme = Scheme(choice.url);
+  const PublisherOptions options{choice.options};
+  auto refused = [&](const Status& e) {
+    return std::unexpected(InvalidArgument("--publisher: " + e.message()));
+  };
+  if (scheme == "kafka") {
+    Result<publish::KafkaConfig> config = publish::ParseKafkaConfig(choice.url, options);
+    if (!config) return refused(config.error());
+    return std::make_unique<ExternalKafkaBus>(choice,
+                                              config->rdkafka.front().second);  // bootstrap.servers
+  }
+#ifdef HERALD_WITH_NATS
+  if (scheme == "nats") {
+    Result<publish::NatsConfig> config = publish::ParseNatsConfig(choice.url, options);
+    if (!config) return refused(config.error());
+    return std::make_unique<NatsBus>(choice, std::move(*config));
+  }
+#endif
+#ifdef HERALD_WITH_RABBITMQ
+  if (scheme == "amqp" || scheme == "amqps") {
+    Result<publish::RabbitMqConfig> config = publish::ParseRabbitMqConfig(choice.url, options);
+    if (!config) return refused(config.error());
+    return std::make_unique<RabbitMqBus>(choice, std::move(*config));
+  }
+#endif
+  const std::vector<PublisherScheme> schemes = PublisherSchemes();
+  for (const PublisherScheme& s : schemes) {
+    if (s.name == scheme) {
+      return std::unexpected(InvalidArgument(fmt::format(
+          "--publisher {}: the demo's consumers cannot read {}: (herald relay publishes to it); "
+          "the demo runs on {}, or without --publisher on an in-process Kafka mock cluster",
+          MaskSecrets(choice.url), scheme, DemoBusSchemes())));
+    }
+  }
+  return std::unexpected(InvalidArgument(
+      fmt::format("--publisher '{}': expected {}", MaskSecrets(choice.url), DemoBusSchemes())));
+}
+
+}  // namespace herald::cli::demo
