@@ -501,23 +501,6 @@ Status Require(const Config& config, std::string_view key) {
                                      FlagName(key), EnvName(key), key));
 }
 
-Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
-  std::size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-  std::optional<std::uint64_t> number = ParseWhole(text.substr(0, digits));
-  std::string_view unit = text.substr(digits);
-  std::uint64_t scale = 0;
-  if (unit.empty() || unit == "ms") scale = 1;
-  if (unit == "s") scale = 1000;
-  if (unit == "m") scale = 60 * 1000;
-  if (unit == "h") scale = 60 * 60 * 1000;
-  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-  if (!number || scale == 0 || *number > kMax / scale) {
-    return std::unexpected(InvalidArgument(fmt::format("'{}' is not a duration", text)));
-  }
-  return std::chrono::milliseconds(static_cast<std::int64_t>(*number * scale));
-}
-
 std::string FlagName(std::string_view key) {
   std::string name = "--";
   for (char c : key) name.push_back(c == '_' ? '-' : c);

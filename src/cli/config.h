@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/duration.h"
 #include "herald/log.h"
 #include "herald/publisher.h"
 #include "herald/relay.h"
@@ -74,10 +75,6 @@ Result<Config> LoadConfig(const CommandLine& command_line, const EnvLookup& env)
 // InvalidArgument naming the flag, variable and key when `key` ("db" or
 // "publisher") is empty in `config`.
 Status Require(const Config& config, std::string_view key);
-
-// "250ms", "5s", "1m", "2h"; a bare number means milliseconds. Whole,
-// non-negative numbers only. InvalidArgument otherwise.
-Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
 
 // The flag of setting `key`: "batch_size" -> "--batch-size".
 std::string FlagName(std::string_view key);

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/duration.h"
 #include "core/secrets.h"
 #include "store/postgres/pg.h"
 #include "store/postgres/schema.h"
@@ -40,22 +41,6 @@ std::optional<long long> ParseInt(std::string_view s) {
   return v;
 }
 
-std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
-  long long scale = 1000;
-  if (s.ends_with("ms")) {
-    scale = 1;
-    s.remove_suffix(2);
-  } else if (s.ends_with("s")) {
-    s.remove_suffix(1);
-  } else if (s.ends_with("m")) {
-    scale = 60000;
-    s.remove_suffix(1);
-  }
-  std::optional<long long> n = ParseInt(s);
-  if (!n || *n < 0 || *n > 24LL * 3600 * 1000) return std::nullopt;
-  return std::chrono::milliseconds(*n * scale);
-}
-
 // Applies Herald's parameter `key`=`value` to `url`. False if `key` is not
 // Herald's; an error if its value is bad.
 Result<bool> ApplyHeraldParam(std::string_view key, const std::string& value, PgUrl& url) {
@@ -70,11 +55,12 @@ Result<bool> ApplyHeraldParam(std::string_view key, const std::string& value, Pg
     }
     url.partitions = static_cast<int>(*n);
   } else if (key == "lease") {
-    std::optional<std::chrono::milliseconds> d = ParseDuration(value);
+    Result<std::chrono::milliseconds> d = ParseDuration(value);
     if (!d || *d < kMinLease || *d > kMaxLease) {
       return std::unexpected(InvalidArgument(fmt::format(
-          "lease must be a duration from {}ms to {}s such as 6s or 1500ms, not '{}'",
-          kMinLease.count(), kMaxLease.count() / 1000, value)));
+          "lease must be a duration from {} to {} such as 6s or 1500ms (a bare number is "
+          "milliseconds), not '{}'",
+          FormatDuration(kMinLease), FormatDuration(kMaxLease), value)));
     }
     url.lease = *d;
   } else if (key == "relay_id") {

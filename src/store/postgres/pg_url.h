@@ -7,7 +7,8 @@
 // unchanged (sslmode, connect_timeout, ...):
 //   schema=NAME        Herald's schema (default "herald")
 //   partitions=N       partitions, used by migrate when the schema is created (default 32)
-//   lease=DURATION     partition lease: "6s", "1500ms", "1m"; a bare number is seconds (default 6s)
+//   lease=DURATION     partition lease: "6s", "1500ms", "1m30s" (core/duration.h: a bare
+//                      number is milliseconds; default 6s)
 //   relay_id=ID        this relay's name (default host:pid:random)
 #ifndef HERALD_STORE_POSTGRES_PG_URL_H_
 #define HERALD_STORE_POSTGRES_PG_URL_H_

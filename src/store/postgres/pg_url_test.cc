@@ -43,7 +43,9 @@ TEST(PgUrlTest, LeaseUnits) {
     const char* value;
     long long ms;
   };
-  for (Case c : {Case{"6s", 6000}, Case{"500ms", 500}, Case{"2m", 120000}, Case{"9", 9000}}) {
+  // The durations of the command line: a bare number is milliseconds here too.
+  for (Case c : {Case{"6s", 6000}, Case{"500ms", 500}, Case{"2m", 120000}, Case{"1.5s", 1500},
+                 Case{"1m30s", 90000}, Case{"9000", 9000}}) {
     Result<PgUrl> url = ParsePgUrl(std::string("postgres://h/d?lease=") + c.value);
     ASSERT_TRUE(url.has_value()) << c.value << ": " << url.error().ToString();
     EXPECT_EQ(url->lease.count(), c.ms) << c.value;
@@ -54,6 +56,7 @@ TEST(PgUrlTest, MalformedUrlsAreOneClearLineAndHidePasswords) {
   const std::vector<std::string> bad = {
       "postgres://u:secret@h/d?schema=Bad-Name", "postgres://u:secret@h/d?partitions=0",
       "postgres://u:secret@h/d?partitions=x",    "postgres://u:secret@h/d?lease=10ms",
+      "postgres://u:secret@h/d?lease=9",
       "postgres://u:secret@h/d?lease=soon",      "postgres://u:secret@h/d?novalue",
       "postgres://u:secret@h/d?schema=%zz",      "postgres://u:secret@h/d?bogus_option=1",
       "postgres://u:secret@h/d?schema=a&schema=b", "postgres://u:secret@h/d?port=1&port=2",
