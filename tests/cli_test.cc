@@ -133,6 +133,9 @@ TEST_F(CliTest, HelpAndVersionExitZero) {
     EXPECT_THAT(version.out, HasSubstr(std::string(scheme.name))) << scheme.name;
     if (!scheme.library.empty()) {
       EXPECT_THAT(version.out, HasSubstr(scheme.library));
+      // Named once, after the last scheme it serves.
+      const std::string named = "(" + scheme.library + ")";
+      EXPECT_EQ(version.out.find(named), version.out.rfind(named)) << scheme.library;
     }
   }
   for (std::vector<std::string> args : {std::vector<std::string>{"--help"},

@@ -41,10 +41,15 @@ std::string VersionText() {
     stores.push_back(fmt::format("{} ({})", b.scheme, b.library));
   }
   out += fmt::format("\ndatabases: {}", fmt::join(stores, ", "));
+  // Schemes of one library side by side share its name: "amqp, amqps (rabbitmq-c 0.11.0)".
   std::vector<std::string> buses;
-  for (const herald::PublisherScheme& s : herald::PublisherSchemes()) {
-    buses.push_back(s.library.empty() ? std::string(s.name)
-                                      : fmt::format("{} ({})", s.name, s.library));
+  const std::vector<herald::PublisherScheme> schemes = herald::PublisherSchemes();
+  for (std::size_t i = 0; i < schemes.size(); ++i) {
+    const herald::PublisherScheme& s = schemes[i];
+    const bool shares_next = i + 1 < schemes.size() && !s.library.empty() &&
+                             schemes[i + 1].library == s.library;
+    buses.push_back(s.library.empty() || shares_next ? std::string(s.name)
+                                                     : fmt::format("{} ({})", s.name, s.library));
   }
   out += fmt::format("\nbuses: {}", fmt::join(buses, ", "));
 #ifdef HERALD_WITH_METRICS
