@@ -23,6 +23,14 @@ out=$("$work/build/install_check" "$work/app.db" "$work/out.jsonl" | tail -n 1)
 echo "$out"
 [[ $out == "published 3" ]]
 [[ $(wc -l <"$work/out.jsonl") -eq 3 ]]
+# The same program built with pkg-config alone, as a Makefile would.
+export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
+pkg-config --exists herald
+# shellcheck disable=SC2046
+g++ -o "$work/pc_check" "$here/install_check.cc" $(pkg-config --cflags --libs herald) -lsqlite3
+out=$("$work/pc_check" "$work/pc.db" "$work/pc.jsonl" | tail -n 1)
+[[ $out == "published 3" ]]
+[[ $(wc -l <"$work/pc.jsonl") -eq 3 ]]
 # A component this build does not have fails a REQUIRED find_package.
 mkdir -p "$work/missing"
 cat >"$work/missing/CMakeLists.txt" <<'CMAKE'
