@@ -144,7 +144,7 @@ inline Status Enqueue(pqxx::transaction_base& tx, const Event& event,
     return pqxx_detail::FromSqlState(e.sqlstate(),
                                      what + ": " + pqxx_detail::FirstLine(e.what()));
   } catch (const pqxx::in_doubt_error& e) {
-    return DeadlineExceeded(what + ": " + pqxx_detail::FirstLine(e.what()));
+    return InDoubt(what + ": " + pqxx_detail::FirstLine(e.what()));
   } catch (const std::exception& e) {
     return Internal(what + ": " + pqxx_detail::FirstLine(e.what()));
   }

@@ -1,11 +1,18 @@
 // Copyright (c) Herald authors. Licensed under the Apache License 2.0.
 //
 // Status is the error type of every Herald call that can fail. Its code says
-// what the caller should do next, not only what went wrong:
+// what the caller should do next, not only what went wrong (recovery()):
 //
-//   kUnavailable       retry the same call later (bus or database unreachable).
-//   kDeadlineExceeded  retry later; the call may or may not have taken effect.
-//   kAborted           retry the whole enclosing transaction (busy, serialization).
+//   kUnavailable       retry the same call later (bus or database unreachable);
+//                      it had no effect.
+//   kDeadlineExceeded  retry the same call later: a wait ran out, nothing changed.
+//   kAborted           roll back and retry the whole enclosing transaction
+//                      (busy, serialization failure, deadlock).
+//   kInDoubt           the call's commit may or may not have happened (the
+//                      connection was lost before the database confirmed it):
+//                      find out before doing it again, or repeat it only where
+//                      repeating is harmless (an event id already stored is
+//                      refused). Never simply retriable.
 //   kInvalidArgument   fix the input; retrying the same input fails again.
 //   kFailedPrecondition fix the environment first (no schema, no open transaction).
 //   kNotFound / kAlreadyExists / kResourceExhausted / kInternal / kCancelled
@@ -33,6 +40,15 @@ enum class Code {
   kUnavailable,
   kDeadlineExceeded,
   kInternal,
+  kInDoubt,
+};
+
+// What a caller does about a failed call (Status::recovery()).
+enum class Recovery {
+  kNone,              // OK, or repeating cannot help: fix the input or the environment
+  kRetryCall,         // make the same call again later (kUnavailable, kDeadlineExceeded)
+  kRetryTransaction,  // roll back, then run the whole transaction again (kAborted)
+  kInDoubt,           // it may have taken effect: check before repeating (kInDoubt)
 };
 
 // The lower-case name of a code, for example "unavailable".
@@ -48,8 +64,10 @@ class [[nodiscard]] Status {
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
 
-  // True when the same call may succeed if repeated later without changes
-  // (kUnavailable, kDeadlineExceeded, kAborted).
+  // See Recovery.
+  Recovery recovery() const;
+  // True when repeating may succeed and cannot do harm: recovery() is
+  // kRetryCall or kRetryTransaction. False for kInDoubt.
   bool retriable() const;
 
   // "unavailable: connection refused", or "ok".
@@ -76,6 +94,7 @@ inline Status Unavailable(std::string m) { return {Code::kUnavailable, std::move
 inline Status DeadlineExceeded(std::string m) { return {Code::kDeadlineExceeded, std::move(m)}; }
 inline Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
 inline Status Cancelled(std::string m) { return {Code::kCancelled, std::move(m)}; }
+inline Status InDoubt(std::string m) { return {Code::kInDoubt, std::move(m)}; }
 
 // A value or the Status explaining why there is none. Construct the error
 // side with std::unexpected(status).

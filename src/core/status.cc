@@ -15,6 +15,7 @@ std::string_view CodeName(Code code) {
     case Code::kUnavailable: return "unavailable";
     case Code::kDeadlineExceeded: return "deadline exceeded";
     case Code::kInternal: return "internal";
+    case Code::kInDoubt: return "in doubt";
   }
   return "unknown";
 }
@@ -23,8 +24,23 @@ Status::Status(Code code, std::string message) : code_(code), message_(std::move
   if (code_ == Code::kOk) message_.clear();
 }
 
+Recovery Status::recovery() const {
+  switch (code_) {
+    case Code::kUnavailable:
+    case Code::kDeadlineExceeded:
+      return Recovery::kRetryCall;
+    case Code::kAborted:
+      return Recovery::kRetryTransaction;
+    case Code::kInDoubt:
+      return Recovery::kInDoubt;
+    default:
+      return Recovery::kNone;
+  }
+}
+
 bool Status::retriable() const {
-  return code_ == Code::kUnavailable || code_ == Code::kDeadlineExceeded || code_ == Code::kAborted;
+  const Recovery r = recovery();
+  return r == Recovery::kRetryCall || r == Recovery::kRetryTransaction;
 }
 
 std::string Status::ToString() const {

@@ -25,6 +25,23 @@ TEST(StatusTest, RetriableCodesSayRetry) {
   EXPECT_FALSE(InvalidArgument("").retriable());
   EXPECT_FALSE(FailedPrecondition("").retriable());
   EXPECT_FALSE(Internal("").retriable());
+  EXPECT_FALSE(InDoubt("").retriable());
+}
+
+// The three ways on after a failure are told apart, and an in-doubt commit
+// is never one of the retries.
+TEST(StatusTest, RecoverySeparatesRetryingTheCallTheTransactionAndInDoubt) {
+  EXPECT_EQ(OkStatus().recovery(), Recovery::kNone);
+  EXPECT_EQ(Unavailable("").recovery(), Recovery::kRetryCall);
+  EXPECT_EQ(DeadlineExceeded("").recovery(), Recovery::kRetryCall);
+  EXPECT_EQ(Aborted("").recovery(), Recovery::kRetryTransaction);
+  EXPECT_EQ(InDoubt("").recovery(), Recovery::kInDoubt);
+  for (const Status& s : {InvalidArgument(""), NotFound(""), AlreadyExists(""),
+                          FailedPrecondition(""), ResourceExhausted(""), Internal(""),
+                          Cancelled("")}) {
+    EXPECT_EQ(s.recovery(), Recovery::kNone) << s.ToString();
+  }
+  EXPECT_EQ(InDoubt("commit").ToString(), "in doubt: commit");
 }
 
 Result<int> Half(int x) {

@@ -324,12 +324,23 @@ class PostgresStoreImpl final : public PostgresStore {
     return DoWaitForWork(timeout, stop).WithContext("wait for new events");
   }
 
+  // One INSERT in autocommit: a connection lost after it was sent leaves
+  // its commit in doubt.
   Status Enqueue(std::span<const Event> events) override {
-    return Call([&](PGconn* c) {
-             return pg_internal::InsertEvents(c, url_.schema, events, kDefaultMaxPayloadBytes,
-                                              kConflict);
-           })
-        .WithContext("enqueue");
+    bool lost = false;
+    Status s = Call([&](PGconn* c) {
+      Status inserted = pg_internal::InsertEvents(c, url_.schema, events,
+                                                  kDefaultMaxPayloadBytes, kConflict);
+      lost = !inserted.ok() && PQstatus(c) != CONNECTION_OK;
+      return inserted;
+    });
+    if (lost) {
+      s = InDoubt(s.message() +
+                  "; the connection was lost before the database confirmed the commit, so the "
+                  "events may or may not be stored (enqueueing them again is safe: an event id "
+                  "already stored is refused)");
+    }
+    return s.WithContext("enqueue");
   }
 
   Result<OutboxStats> Stats() override {

@@ -275,6 +275,53 @@ TEST_F(PgStoreTest, AWriterCanTurnTheWakeUpOffForItsSession) {
   EXPECT_EQ(ClaimNow().events.size(), 2u);
 }
 
+// The connection is lost while an enqueue waits for the database: whether
+// it committed cannot be known, and the error says so instead of inviting a
+// plain retry. Enqueueing the same events again is safe.
+TEST_F(PgStoreTest, AConnectionLostDuringAnEnqueueLeavesItInDoubt) {
+  ASSERT_TRUE(Exec(admin_.get(), "CREATE FUNCTION " + schema_ +
+                                     ".slow() RETURNS trigger LANGUAGE plpgsql AS "
+                                     "$$ BEGIN PERFORM pg_sleep(30); RETURN NEW; END $$; "
+                                     "CREATE TRIGGER slow BEFORE INSERT ON " + schema_ +
+                                     ".outbox FOR EACH ROW EXECUTE FUNCTION " + schema_ +
+                                     ".slow()"));
+  const std::string app = "herald " + store_->relay_id();
+  std::jthread killer([&] {
+    // Once the INSERT is in the trigger's sleep, end its backend.
+    for (int i = 0; i < 400; ++i) {
+      if (Int("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + app +
+              "' AND wait_event = 'PgSleep'") == 1) {
+        Int("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = '" + app + "'");
+        return;
+      }
+      std::this_thread::sleep_for(milliseconds(25));
+    }
+  });
+  const std::vector<Event> events = {Event::Make("t", "k", "T", "one")};
+  Status s = store_->Enqueue(events);
+  killer.join();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Code::kInDoubt) << s.ToString();
+  EXPECT_EQ(s.recovery(), Recovery::kInDoubt);
+  EXPECT_FALSE(s.retriable());
+  EXPECT_THAT(s.message(), HasSubstr("may or may not be stored"));
+  // Here it did not commit; once the database is well again the same
+  // events go in (a second attempt would be refused had they been stored).
+  ASSERT_TRUE(Exec(admin_.get(), "DROP TRIGGER slow ON " + schema_ + ".outbox"));
+  Status again;
+  for (int i = 0; i < 200; ++i) {
+    again = store_->Enqueue(events);
+    if (again.code() != Code::kUnavailable) break;
+    std::this_thread::sleep_for(milliseconds(25));
+  }
+  EXPECT_TRUE(again.ok()) << again.ToString();
+  EXPECT_EQ(OutboxCount(), 1);
+  Status twice = store_->Enqueue(events);
+  EXPECT_EQ(twice.code(), Code::kAlreadyExists) << twice.ToString();
+  EXPECT_EQ(OutboxCount(), 1);
+}
+
 TEST_F(PgStoreTest, ReconnectsAfterItsConnectionIsKilled) {
   Put({Event::Make("t", "", "T", "x")});
   ASSERT_EQ(ClaimNow().events.size(), 1u);
