@@ -485,6 +485,76 @@ TEST_F(RedisPublisherTest, BadUrlsAndOptionsAreInvalidArgument) {
   EXPECT_THAT(tls.error().message(), HasSubstr("not supported"));
 }
 
+TEST_F(RedisPublisherTest, AServerThatStopsAnsweringIsRetryThenTheRepublishAddsNoSecondEntry) {
+  RedisServer server;
+  std::string error;
+  ASSERT_TRUE(server.Start(&error)) << error;
+  PublisherOptions options = Options();
+  options.properties["herald.reply_timeout_ms"] = "300";
+  auto publisher = OpenRedis(server.url(), options);
+  ASSERT_NE(publisher, nullptr);
+  std::vector<Event> events;
+  for (int i = 0; i < 30; ++i) {
+    events.push_back(Event::Make("orders", fmt::format("k{}", i % 3), "T", std::to_string(i)));
+  }
+  // Connected first, then the server stops answering with the entries on
+  // their way: no reply within the timeout is kRetry, never kPublished.
+  Deliveries warm;
+  std::vector<Event> first = {Event::Make("orders", "w", "T", "{}")};
+  publisher->Publish(first, warm.Callback());
+  ASSERT_TRUE(warm.WaitFor(1, seconds(10)));
+  ASSERT_EQ(warm.ExactlyOnce(1)[0].outcome, Outcome::kPublished);
+  server.Pause();
+  Deliveries stalled;
+  publisher->Publish(events, stalled.Callback());
+  ASSERT_TRUE(stalled.WaitFor(events.size(), seconds(10)));
+  for (const Delivery& d : stalled.ExactlyOnce(events.size())) {
+    EXPECT_EQ(d.outcome, Outcome::kRetry) << d.error;
+    EXPECT_THAT(d.error, HasSubstr("no reply within 300 ms"));
+  }
+  // Answering again, the server runs what it had received; the re-publish
+  // finds those entries and adds nothing.
+  server.Resume();
+  std::vector<Delivery> last;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    Deliveries again;
+    publisher->Publish(events, again.Callback());
+    ASSERT_TRUE(again.WaitFor(events.size(), seconds(10)));
+    last = again.ExactlyOnce(events.size());
+    if (std::all_of(last.begin(), last.end(),
+                    [](const Delivery& d) { return d.outcome == Outcome::kPublished; })) {
+      break;
+    }
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  for (const Delivery& d : last) EXPECT_EQ(d.outcome, Outcome::kPublished) << d.error;
+  RedisClient client(server.url());
+  events.insert(events.begin(), first.begin(), first.end());
+  EXPECT_EQ(ExpectAllStoredInKeyOrder(events, client.ReadAll(prefix_ + "orders")), 0u);
+  std::cout << "duplicates found " << publisher->duplicates() << "\n";
+}
+
+TEST_F(RedisPublisherTest, I6OverMaxmemoryIsRejectedWithTheServersAnswer) {
+  RedisServer server({"--maxmemory-policy", "noeviction"});
+  std::string error;
+  ASSERT_TRUE(server.Start(&error)) << error;
+  RedisClient client(server.url());
+  // 8 MiB stored, then a limit below it: every write is refused.
+  ASSERT_EQ(client.Run({"SET", "ballast", std::string(8 << 20, 'b')}), "OK");
+  ASSERT_EQ(client.Run({"CONFIG", "SET", "maxmemory", "2mb"}), "OK");
+  ASSERT_THAT(client.Run({"SET", "x", "y"}), HasSubstr("OOM"));
+  auto publisher = OpenRedis(server.url(), Options());
+  ASSERT_NE(publisher, nullptr);
+  std::vector<Event> events = {Event::Make("orders", "k", "T", "{}")};
+  Deliveries deliveries;
+  publisher->Publish(events, deliveries.Callback());
+  ASSERT_TRUE(deliveries.WaitFor(1, seconds(10)));
+  const Delivery d = deliveries.ExactlyOnce(1)[0];
+  EXPECT_EQ(d.outcome, Outcome::kRejected) << d.error;
+  EXPECT_THAT(d.error, HasSubstr("OOM"));
+  EXPECT_EQ(client.Run({"EXISTS", prefix_ + "orders"}), "0");
+}
+
 TEST_F(RedisPublisherTest, I2ServerKilledMidDrainThenRestartedLosesNothing) {
   // AOF fsync on every write: a process kill loses nothing the server
   // acknowledged (with everysec that holds for a process kill too, but a

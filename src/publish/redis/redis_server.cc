@@ -153,9 +153,18 @@ bool RedisServer::Start(std::string* error) {
 void RedisServer::Kill() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);
+  ::kill(pid_, SIGCONT);  // a paused process dies only once it runs
   int status = 0;
   ::waitpid(pid_, &status, 0);
   pid_ = -1;
+}
+
+void RedisServer::Pause() {
+  if (pid_ > 0) ::kill(pid_, SIGSTOP);
+}
+
+void RedisServer::Resume() {
+  if (pid_ > 0) ::kill(pid_, SIGCONT);
 }
 
 std::string SharedRedisUrl() {

@@ -37,6 +37,10 @@ class RedisServer {
   // SIGKILL, then waits for the process to end. No-op when not running.
   void Kill();
   bool running() const { return pid_ > 0; }
+  // SIGSTOP / SIGCONT: a server that keeps its connections and answers
+  // nothing, then answers again.
+  void Pause();
+  void Resume();
 
   int port() const { return port_; }
   // "redis://127.0.0.1:PORT".
