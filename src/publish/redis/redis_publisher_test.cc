@@ -436,7 +436,7 @@ TEST_F(RedisPublisherTest, WaitWithoutEnoughReplicasIsRetryButTheEntryIsStoredOn
   RedisClient client(url_);
   EXPECT_EQ(client.Run({"XLEN", prefix_ + "orders"}), std::to_string(events.size()));
 
-  options.properties["herald.wait"] = "0";  // WAIT 0: what the primary holds
+  options.properties["herald.wait"] = "0";  // no WAIT
   auto zero = OpenRedis(url_, options);
   ASSERT_NE(zero, nullptr);
   Deliveries deliveries;
