@@ -467,6 +467,43 @@ TEST_F(RedisPublisherTest, UnreachableServerReportsEveryEventUnavailableWithoutT
   EXPECT_EQ(publisher->connections(), 0);
 }
 
+TEST_F(RedisPublisherTest, TheUrlsCredentialsAndDatabaseAreUsedAndAWrongPasswordIsUnavailable) {
+  RedisServer server({"--requirepass", "s3cret"});
+  std::string error;
+  ASSERT_TRUE(server.Start(&error)) << error;
+  RedisClient client(server.url());
+  ASSERT_EQ(client.Run({"AUTH", "s3cret"}), "OK");
+  ASSERT_EQ(client.Run({"ACL", "SETUSER", "relay", "on", ">r%l@y", "~*", "+@all"}), "OK");
+  std::vector<Event> events;
+  for (int i = 0; i < 5; ++i) events.push_back(Event::Make("orders", "k", "T", std::to_string(i)));
+  auto publish = [&](const std::string& url) {
+    auto publisher = OpenRedis(url, Options());
+    EXPECT_NE(publisher, nullptr);
+    Deliveries deliveries;
+    if (publisher != nullptr) publisher->Publish(events, deliveries.Callback());
+    EXPECT_TRUE(deliveries.WaitFor(events.size(), seconds(10)));
+    return deliveries.ExactlyOnce(events.size());
+  };
+  const std::string hostport = fmt::format("127.0.0.1:{}", server.port());
+  // The default user's password, database 3.
+  for (const Delivery& d : publish(fmt::format("redis://:s3cret@{}/3", hostport))) {
+    EXPECT_EQ(d.outcome, Outcome::kPublished) << d.error;
+  }
+  // An ACL user, its password percent-encoded, database 0.
+  for (const Delivery& d : publish(fmt::format("redis://relay:r%25l%40y@{}", hostport))) {
+    EXPECT_EQ(d.outcome, Outcome::kPublished) << d.error;
+  }
+  EXPECT_EQ(client.Run({"XLEN", prefix_ + "orders"}), std::to_string(events.size()));
+  ASSERT_EQ(client.Run({"SELECT", "3"}), "OK");
+  EXPECT_EQ(client.Run({"XLEN", prefix_ + "orders"}), std::to_string(events.size()));
+  // A password the server refuses: no connection, the password masked.
+  for (const Delivery& d : publish(fmt::format("redis://:wr0ng@{}", hostport))) {
+    EXPECT_EQ(d.outcome, Outcome::kUnavailable) << d.error;
+    EXPECT_THAT(d.error, HasSubstr("AUTH"));
+    EXPECT_THAT(d.error, Not(HasSubstr("wr0ng")));
+  }
+}
+
 TEST_F(RedisPublisherTest, BadUrlsAndOptionsAreInvalidArgument) {
   for (std::string_view url : {"redis://", "redis://h", "redis://h:1/x", "rediss://h:1",
                                "redis://h:1?x=1"}) {

@@ -39,7 +39,7 @@ int FreePort() {
   return port;
 }
 
-// True once a server on `port` answers PING with PONG.
+// True once a server on `port` answers PING with PONG (or NOAUTH).
 bool Pongs(int port) {
   timeval tv{0, 200000};
   redisContext* c = redisConnectWithTimeout("127.0.0.1", port, tv);
@@ -48,7 +48,10 @@ bool Pongs(int port) {
   if (c->err == 0) {
     redisSetTimeout(c, tv);
     auto* r = static_cast<redisReply*>(redisCommand(c, "PING"));
-    ok = r != nullptr && r->type == REDIS_REPLY_STATUS && std::strcmp(r->str, "PONG") == 0;
+    // PONG, or NOAUTH from a server with a password: it answers, and it is
+    // not loading its data (LOADING).
+    ok = r != nullptr && ((r->type == REDIS_REPLY_STATUS && std::strcmp(r->str, "PONG") == 0) ||
+                          (r->type == REDIS_REPLY_ERROR && std::strncmp(r->str, "NOAUTH", 6) == 0));
     if (r != nullptr) freeReplyObject(r);
   }
   redisFree(c);

@@ -31,7 +31,7 @@ class RedisServer {
   RedisServer& operator=(const RedisServer&) = delete;
 
   // Starts the server (again, on the same port and data) and waits until it
-  // answers PING with PONG (not LOADING). False, with the reason in `error`,
+  // answers PING with PONG or NOAUTH (not LOADING). False, with the reason in `error`,
   // if it does not within 10 s.
   bool Start(std::string* error = nullptr);
   // SIGKILL, then waits for the process to end. No-op when not running.
