@@ -16,6 +16,9 @@
 #ifdef HERALD_WITH_RABBITMQ
 #include "publish/rabbitmq/rabbitmq_config.h"
 #endif
+#ifdef HERALD_WITH_REDIS
+#include "publish/redis/redis_config.h"
+#endif
 
 namespace {
 
@@ -54,6 +57,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     HERALD_FUZZ_CHECK(rabbitmq->port >= 1 && rabbitmq->port <= 65535);
   } else {
     CheckError(rabbitmq.error());
+  }
+#endif
+#ifdef HERALD_WITH_REDIS
+  Result<publish::RedisConfig> redis = publish::ParseRedisConfig(url, PublisherOptions{});
+  if (redis) {
+    HERALD_FUZZ_CHECK(!redis->host.empty());
+    HERALD_FUZZ_CHECK(redis->port >= 1 && redis->port <= 65535);
+    HERALD_FUZZ_CHECK(redis->db >= 0);
+    HERALD_FUZZ_CHECK(redis->display == masked);
+  } else {
+    CheckError(redis.error());
   }
 #endif
   return 0;

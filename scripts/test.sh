@@ -25,6 +25,13 @@
 # otherwise a private node started with scripts/rabbitmq.sh (in
 # $HERALD_RABBITMQ_DIR, on port $HERALD_RABBITMQ_PORT, default 55672; one
 # already running there is reused) and stopped at exit.
+#
+# The Redis tests (ctest label redis), when the build has them
+# (HERALD_WITH_REDIS), the same way: HERALD_TEST_REDIS_URL if set, otherwise
+# a private server started with scripts/redis.sh (in $HERALD_REDIS_DIR, on
+# port $HERALD_REDIS_PORT, default 56379; one already running there is
+# reused) and stopped at exit. Those tests fail without a server; the outage
+# test starts servers of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -102,6 +109,31 @@ if with_rabbitmq && [[ -z ${HERALD_TEST_RABBITMQ_URL:-} ]]; then
   fi
   HERALD_TEST_RABBITMQ_URL=$(./scripts/rabbitmq.sh url)
   export HERALD_TEST_RABBITMQ_URL
+fi
+# True if the build has the Redis publisher.
+with_redis() {
+  grep -q '^HERALD_WITH_REDIS:BOOL=ON' "$build_dir/CMakeCache.txt" 2>/dev/null
+}
+
+# True if the server scripts/redis.sh manages is up and accepting.
+redis_answers() {
+  local url hostport
+  url=$(./scripts/redis.sh url 2>/dev/null) || return 1
+  hostport=${url#redis://}
+  hostport=${hostport#*@}
+  hostport=${hostport%%/*}
+  (exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}") 2>/dev/null
+}
+
+if with_redis && [[ -z ${HERALD_TEST_REDIS_URL:-} ]]; then
+  if redis_answers; then
+    echo "scripts/test.sh: using the Redis server already running"
+  else
+    cleanup+=(redis.sh)
+    ./scripts/redis.sh start "${HERALD_REDIS_PORT:-}" >/dev/null
+  fi
+  HERALD_TEST_REDIS_URL=$(./scripts/redis.sh url)
+  export HERALD_TEST_REDIS_URL
 fi
 (cd "$build_dir" && ctest --output-on-failure -j"${HERALD_JOBS:-2}" --timeout 600 "$@")
 if (($# == 0)); then

@@ -122,6 +122,10 @@ TEST(PublisherSchemesTest, ListsEveryBusOfThisBuildOnceAndOpensEach) {
   expected.push_back("amqp");
   expected.push_back("amqps");
 #endif
+#ifdef HERALD_WITH_REDIS
+  expected.push_back("redis");
+  expected.push_back("rediss");
+#endif
   std::vector<std::string> sorted = names;
   std::sort(sorted.begin(), sorted.end());
   EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end()) << "a name twice";
@@ -172,6 +176,25 @@ TEST_F(OpenPublisherTest, NatsSchemeOpensTheJetStreamPublisher) {
   PublisherOptions options;
   options.properties["acks"] = "all";
   Status s = ErrorOf("nats://127.0.0.1:1", options);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("acks"));
+}
+#endif
+
+#ifdef HERALD_WITH_REDIS
+TEST_F(OpenPublisherTest, RedisSchemeOpensTheStreamsPublisherAndRefusesTls) {
+  // Nothing listens on port 1: the publisher opens (the first call
+  // connects); a malformed URL or option, and rediss://, are refused at once.
+  auto p = OpenPublisher("redis://127.0.0.1:1");
+  ASSERT_TRUE(p.has_value()) << p.error().ToString();
+  EXPECT_TRUE((*p)->guarantees().deduplicates_by_id);
+  EXPECT_EQ(ErrorOf("redis://127.0.0.1:1/db").code(), Code::kInvalidArgument);
+  Status tls = ErrorOf("rediss://127.0.0.1:6380");
+  EXPECT_EQ(tls.code(), Code::kInvalidArgument);
+  EXPECT_THAT(tls.message(), HasSubstr("not supported"));
+  PublisherOptions options;
+  options.properties["acks"] = "all";
+  Status s = ErrorOf("redis://127.0.0.1:1", options);
   EXPECT_EQ(s.code(), Code::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("acks"));
 }

@@ -44,6 +44,10 @@
 #include "publish/rabbitmq/rabbitmq_publisher.h"
 #include "publish/rabbitmq/rabbitmq_server.h"
 #endif
+#ifdef HERALD_WITH_REDIS
+#include "publish/redis/redis_publisher.h"
+#include "publish/redis/redis_server.h"
+#endif
 
 namespace herald::publish {
 namespace {
@@ -249,6 +253,55 @@ class RabbitMqBus final : public Bus {
 };
 #endif
 
+#ifdef HERALD_WITH_REDIS
+// A redis-server of the test's own. Each topic is a stream of its name.
+class RedisBus final : public Bus {
+ public:
+  RedisBus() {
+    std::string error;
+    EXPECT_TRUE(server_.Start(&error)) << error;
+  }
+  void Prepare(const std::string&) override {}
+  std::unique_ptr<Publisher> Open() override {
+    PublisherOptions options;
+    options.properties = {{"herald.reply_timeout_ms", "1000"},
+                          {"connect_timeout_ms", "500"},
+                          {"reconnect_wait_ms", "50"},
+                          {"reconnect_wait_max_ms", "250"}};
+    auto p = RedisPublisher::Open(server_.url(), options);
+    EXPECT_TRUE(p.has_value()) << p.error().ToString();
+    return p.has_value() ? std::unique_ptr<Publisher>(std::move(*p)) : nullptr;
+  }
+  std::vector<Stored> Read(const std::string& topic, std::size_t) override {
+    testing::RedisClient client(server_.url());
+    std::vector<Stored> out;
+    for (const testing::StreamEntry& e : client.ReadAll(topic)) {
+      const std::string key = e.Field("ce-subject");
+      out.push_back(Stored{e.Field("ce-id"), key == "<none>" ? std::string() : key,
+                           e.Field("data")});
+    }
+    return out;
+  }
+  bool TakeDown() override {
+    server_.Kill();
+    return true;
+  }
+  void BringUp() override {
+    std::string error;
+    EXPECT_TRUE(server_.Start(&error)) << error;
+  }
+  std::optional<Event> Poison(const std::string& topic) override {
+    // A string where the stream should be: XADD answers WRONGTYPE.
+    testing::RedisClient client(server_.url());
+    EXPECT_EQ(client.Run({"SET", topic + "_string", "x"}), "OK");
+    return Event::Make(topic + "_string", "poison", "T", "{}");
+  }
+
+ private:
+  testing::RedisServer server_;
+};
+#endif
+
 struct BusKind {
   std::string name;
   std::unique_ptr<Bus> (*make)();
@@ -268,6 +321,9 @@ std::vector<BusKind> Buses() {
 #endif
 #ifdef HERALD_WITH_RABBITMQ
   kinds.push_back({"rabbitmq", [] { return std::unique_ptr<Bus>(new RabbitMqBus()); }});
+#endif
+#ifdef HERALD_WITH_REDIS
+  kinds.push_back({"redis", [] { return std::unique_ptr<Bus>(new RedisBus()); }});
 #endif
   return kinds;
 }

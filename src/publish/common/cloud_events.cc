@@ -28,6 +28,7 @@ const Names& NamesOf(CloudEventsBinding binding) {
       return kKafkaNames;
     case CloudEventsBinding::kNats:
     case CloudEventsBinding::kHttp:
+    case CloudEventsBinding::kRedis:
       return kDashNames;
     case CloudEventsBinding::kAmqp:
       return kAmqpNames;

@@ -2,7 +2,8 @@
 // mode, under the header names of each protocol binding. Every publisher
 // whose bus has headers takes its CloudEvents mapping from here.
 //
-//   attribute        value                                   Kafka           NATS, HTTP    AMQP
+//   attribute        value                                   Kafka           NATS, HTTP,   AMQP
+//                                                                            Redis
 //   id               event id                                ce_id           ce-id         cloudEvents:id
 //   type             event type                              ce_type         ce-type       cloudEvents:type
 //   source           CloudEventsOptions::source              ce_source       ce-source     cloudEvents:source
@@ -34,6 +35,7 @@ enum class CloudEventsBinding {
   kNats,   // "ce-" prefix
   kHttp,   // "ce-" prefix
   kAmqp,   // "cloudEvents:" prefix
+  kRedis,  // "ce-" prefix (stream entry fields; Redis has no binding of its own)
 };
 
 enum class CloudEventsAttribute {
