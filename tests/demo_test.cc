@@ -4,14 +4,15 @@
 // across a bus outage (on the built-in mock cluster) and a SIGKILLed relay:
 // on SQLite and the mock cluster, on an "external" Kafka cluster (a mock
 // cluster in this test process, reached over the Kafka protocol like any
-// other), on PostgreSQL, on NATS JetStream and on RabbitMQ.
+// other), on PostgreSQL, on NATS JetStream, on RabbitMQ and on Redis Streams.
 //
 // This file makes a binary per infrastructure: herald_demo_test, and one
 // holding only the test of a server the suite starts: with
 // HERALD_DEMO_TEST_POSTGRES herald_demo_postgres_test (HERALD_TEST_PG_URL;
 // see postgres_support.h), with HERALD_DEMO_TEST_NATS herald_demo_nats_test
-// (HERALD_TEST_NATS_URL) and with HERALD_DEMO_TEST_RABBITMQ
-// herald_demo_rabbitmq_test (HERALD_TEST_RABBITMQ_URL).
+// (HERALD_TEST_NATS_URL), with HERALD_DEMO_TEST_RABBITMQ
+// herald_demo_rabbitmq_test (HERALD_TEST_RABBITMQ_URL) and with
+// HERALD_DEMO_TEST_REDIS herald_demo_redis_test (HERALD_TEST_REDIS_URL).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -29,6 +30,8 @@
 #include "publish/nats/nats_server.h"
 #elif defined(HERALD_DEMO_TEST_RABBITMQ)
 #include "publish/rabbitmq/rabbitmq_server.h"
+#elif defined(HERALD_DEMO_TEST_REDIS)
+#include "publish/redis/redis_server.h"
 #else
 #define HERALD_DEMO_TEST_DEFAULT
 #include "publish/kafka/mock_cluster.h"
@@ -257,6 +260,31 @@ TEST(DemoRabbitMqTest, OutboxRunLosesNothingAppliesOnceAndKeepsOrder) {
 }
 
 #endif  // HERALD_DEMO_TEST_RABBITMQ
+
+
+#ifdef HERALD_DEMO_TEST_REDIS
+
+// The story on Redis Streams: a stream per run, read by each consumer with
+// XREAD from its first entry; the stream and the publisher's
+// de-duplication keys deleted after the run.
+TEST(DemoRedisTest, OutboxRunLosesNothingAppliesOnceAndKeepsOrder) {
+  const std::string url = publish::testing::SharedRedisUrl();
+  ASSERT_FALSE(url.empty()) << "HERALD_TEST_REDIS_URL is not set (scripts/test.sh sets it)";
+  constexpr long kTransactions = 300;
+  nlohmann::json j = RunDemo(kTransactions, {"--publisher", url});
+  ExpectDemoVerdict(j, kTransactions);
+  ExpectExternalBus(j);
+  if (!j.is_object()) return;
+  publish::testing::RedisClient client(url);
+  ASSERT_TRUE(client.ok());
+  for (const char* mode : {"naive", "outbox"}) {
+    const std::string stream = j[mode]["topic"].get<std::string>();
+    EXPECT_EQ(client.Run({"EXISTS", stream}), "0") << "stream left: " << stream;
+    EXPECT_EQ(client.CountMatching("herald:dedup:" + stream + ":*"), 0u);
+  }
+}
+
+#endif  // HERALD_DEMO_TEST_REDIS
 
 }  // namespace
 }  // namespace herald

@@ -24,6 +24,10 @@
 #include "publish/rabbitmq/rabbitmq_config.h"
 #include "services/rabbitmq_reader.h"
 #endif
+#ifdef HERALD_WITH_REDIS
+#include "publish/redis/redis_config.h"
+#include "services/redis_reader.h"
+#endif
 
 namespace herald::cli::demo {
 namespace {
@@ -229,6 +233,54 @@ class RabbitMqBus final : public DemoBus {
 };
 #endif
 
+// ---- Redis Streams ------------------------------------------------------------
+
+#ifdef HERALD_WITH_REDIS
+// A stream of the run's own (herald-demo-<run>-<mode>), read with XREAD by
+// each service from its first entry; deleted after the run.
+class RedisBus final : public DemoBus {
+ public:
+  RedisBus(BusChoice choice, publish::RedisConfig config)
+      : choice_(std::move(choice)), config_(std::move(config)) {}
+  ~RedisBus() override { Remove(); }
+
+  Status Prepare(const std::string& mode) override {
+    topic_ = RunTopic(choice_, mode);
+    // A leftover of that name would be read as this run's.
+    HERALD_RETURN_IF_ERROR(examples::DeleteRedisStream(config_, config_.stream_prefix + topic_));
+    prepared_ = true;
+    return OkStatus();
+  }
+  void Remove() override {
+    if (prepared_) {
+      static_cast<void>(examples::DeleteRedisStream(config_, config_.stream_prefix + topic_));
+    }
+    prepared_ = false;
+  }
+  std::string url() const override { return choice_.url; }
+  std::map<std::string, std::string> PublisherOptions(bool naive) const override {
+    std::map<std::string, std::string> p;
+    if (naive) p["herald.reply_timeout_ms"] = std::to_string(kNaiveDeliveryTimeout.count());
+    for (const auto& [k, v] : choice_.options) p[k] = v;
+    return p;
+  }
+  Result<std::unique_ptr<examples::BusReader>> OpenReader(const std::string&) override {
+    HERALD_ASSIGN_OR_RETURN(auto reader, examples::RedisStreamReader::Open(
+                                             config_, config_.stream_prefix + topic_));
+    return std::unique_ptr<examples::BusReader>(std::move(reader));
+  }
+  std::string Describe() const override {
+    return fmt::format("{}, streams herald-demo-{}-naive/-outbox (deleted after each run)",
+                       MaskSecrets(choice_.url), choice_.run_id);
+  }
+
+ private:
+  BusChoice choice_;
+  publish::RedisConfig config_;
+  bool prepared_ = false;
+};
+#endif
+
 }  // namespace
 
 std::string DemoBusSchemes() {
@@ -238,6 +290,9 @@ std::string DemoBusSchemes() {
 #endif
 #ifdef HERALD_WITH_RABBITMQ
   s += ", amqp[s]://USER:PASSWORD@HOST:PORT/VHOST";
+#endif
+#ifdef HERALD_WITH_REDIS
+  s += ", redis://[USER:PASSWORD@]HOST:PORT[/DB]";
 #endif
   return s;
 }
@@ -281,6 +336,13 @@ Result<std::unique_ptr<DemoBus>> MakeDemoBus(const BusChoice& choice) {
     Result<publish::RabbitMqConfig> config = publish::ParseRabbitMqConfig(choice.url, options);
     if (!config) return refused(config.error());
     return std::make_unique<RabbitMqBus>(choice, std::move(*config));
+  }
+#endif
+#ifdef HERALD_WITH_REDIS
+  if (scheme == "redis") {
+    Result<publish::RedisConfig> config = publish::ParseRedisConfig(choice.url, options);
+    if (!config) return refused(config.error());
+    return std::make_unique<RedisBus>(choice, std::move(*config));
   }
 #endif
   const std::vector<PublisherScheme> schemes = PublisherSchemes();

@@ -1,8 +1,9 @@
 // The bus of one `herald demo` run: where the relay (or the naive service)
 // publishes, what Budgets and Analytics read, and whether the demo can take
 // it down for the outage. Kafka (librdkafka's mock cluster in this process,
-// made anew for each run, or an external cluster), NATS JetStream and
-// RabbitMQ (external servers), as the build has them. See docs/demo.md.
+// made anew for each run, or an external cluster), NATS JetStream, RabbitMQ
+// and Redis Streams (external servers), as the build has them. See
+// docs/demo.md.
 #ifndef HERALD_CLI_DEMO_BUS_H_
 #define HERALD_CLI_DEMO_BUS_H_
 

@@ -31,13 +31,6 @@ std::string Text(amqp_bytes_t b) {
   return b.len == 0 ? std::string() : std::string(static_cast<const char*>(b.bytes), b.len);
 }
 
-timeval ToTimeval(std::chrono::milliseconds ms) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-  return tv;
-}
-
 // A broker's close (connection or channel) as "CODE TEXT".
 std::string Close::ToString() const { return fmt::format("{} {}", code, text); }
 

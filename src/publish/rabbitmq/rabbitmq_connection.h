@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "publish/common/timeval.h"
 #include "publish/rabbitmq/rabbitmq_config.h"
 
 namespace herald::publish {
@@ -20,7 +21,6 @@ namespace herald::publish {
 // A view of `s` for rabbitmq-c (which does not write through it).
 amqp_bytes_t Bytes(std::string_view s);
 std::string Text(amqp_bytes_t b);
-timeval ToTimeval(std::chrono::milliseconds ms);
 
 // A broker's close (connection or channel) as "CODE TEXT".
 struct Close {

@@ -22,6 +22,7 @@
 
 #include "core/log.h"
 #include "publish/common/cloud_events.h"
+#include "publish/redis/redis_connection.h"
 
 namespace herald::publish {
 namespace {
@@ -52,17 +53,6 @@ constexpr std::string_view kDataField = "data";
 // Replies read per turn of the loop before the thread looks at its queue.
 constexpr int kMaxReadsPerTurn = 16;
 
-timeval ToTimeval(milliseconds ms) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-  return tv;
-}
-
-std::string_view ReplyText(const redisReply* r) {
-  return r->str != nullptr ? std::string_view(r->str, r->len) : std::string_view();
-}
-
 // Error replies that say the server cannot take writes now but may soon.
 bool IsTransientError(std::string_view error) {
   for (std::string_view prefix : {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN",
@@ -73,27 +63,6 @@ bool IsTransientError(std::string_view error) {
     }
   }
   return false;
-}
-
-// A one-command round trip on a blocking context; the error, or "".
-std::string Command(redisContext* c, const std::vector<std::string>& args, std::string* out) {
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lens;
-  for (const std::string& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  auto* reply = static_cast<redisReply*>(
-      redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
-  if (reply == nullptr) return c->errstr[0] != '\0' ? c->errstr : "no reply";
-  std::string error;
-  if (reply->type == REDIS_REPLY_ERROR) {
-    error = std::string(ReplyText(reply));
-  } else if (out != nullptr) {
-    *out = std::string(ReplyText(reply));
-  }
-  freeReplyObject(reply);
-  return error;
 }
 
 }  // namespace
@@ -248,17 +217,8 @@ class RedisPublisher::Worker {
       return false;
     }
     std::string error;
-    redisContext* c = redisConnectWithTimeout(config_.host.c_str(), config_.port,
-                                              ToTimeval(config_.connect_timeout));
-    if (c == nullptr) {
-      error = "cannot allocate a connection";
-    } else if (c->err != 0) {
-      error = c->errstr;
-    } else {
-      redisSetTimeout(c, ToTimeval(config_.reply_timeout));
-      redisEnableKeepAlive(c);
-      error = Setup(c);
-    }
+    redisContext* c = OpenRedisConnection(config_, &error);
+    if (c != nullptr) error = LoadScript(c);
     if (error.empty()) {
       // From now on the thread never waits on the socket but in poll().
       const int flags = ::fcntl(c->fd, F_GETFL, 0);
@@ -290,23 +250,11 @@ class RedisPublisher::Worker {
     return true;
   }
 
-  // AUTH, SELECT and SCRIPT LOAD on a fresh, still blocking, connection.
-  std::string Setup(redisContext* c) {
-    if (!config_.password.empty()) {
-      std::vector<std::string> auth = {"AUTH"};
-      if (!config_.user.empty()) auth.push_back(config_.user);
-      auth.push_back(config_.password);
-      if (std::string e = Command(c, auth, nullptr); !e.empty()) return "AUTH: " + e;
-    }
-    if (config_.db != 0) {
-      if (std::string e = Command(c, {"SELECT", std::to_string(config_.db)}, nullptr);
-          !e.empty()) {
-        return fmt::format("SELECT {}: {}", config_.db, e);
-      }
-    }
+  // SCRIPT LOAD on a fresh, still blocking, connection.
+  std::string LoadScript(redisContext* c) {
     if (dedup()) {
       std::string sha;
-      if (std::string e = Command(c, {"SCRIPT", "LOAD", std::string(kScript)}, &sha);
+      if (std::string e = RedisCommand(c, {"SCRIPT", "LOAD", std::string(kScript)}, &sha);
           !e.empty()) {
         return "SCRIPT LOAD: " + e;
       }
