@@ -68,8 +68,10 @@ struct TopicStats {
   std::optional<TimePoint> oldest_pending_created_at;
 };
 
-// A relay known to the store and the partitions it owns (stores that share
-// work between relays, such as PostgreSQL; empty elsewhere).
+// A relay known to the store and the partitions it owns: on PostgreSQL
+// every registered relay with its partitions and heartbeat; on SQLite the
+// one process that holds the file's relay lock, as "pid N", with no
+// partitions or heartbeat.
 struct RelayOwnership {
   std::string relay_id;
   std::vector<int> partitions;  // ascending

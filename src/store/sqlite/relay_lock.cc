@@ -3,12 +3,17 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <utility>
 
 #include "herald/clock.h"
@@ -19,6 +24,31 @@ namespace {
 constexpr std::chrono::milliseconds kStandbyRetry{100};
 
 }  // namespace
+
+std::optional<long> RelayLock::HolderOf(const std::string& database_path) {
+  struct stat st{};
+  if (::stat((database_path + "-relay.lock").c_str(), &st) != 0) return std::nullopt;
+  // "1: FLOCK  ADVISORY  WRITE 21222 fe:00:10953101 0 EOF": kind, pid and
+  // device major:minor:inode (hexadecimal device numbers).
+  std::ifstream locks("/proc/locks");
+  std::string line;
+  const std::string file = fmt::format("{:02x}:{:02x}:{}", major(st.st_dev), minor(st.st_dev),
+                                       static_cast<unsigned long long>(st.st_ino));
+  while (std::getline(locks, line)) {
+    std::istringstream in(line);
+    std::string number, kind, mode, access, pid, id;
+    if (!(in >> number >> kind)) continue;
+    if (kind == "->") continue;  // a waiter, not a holder
+    if (!(in >> mode >> access >> pid >> id)) continue;
+    if (kind != "FLOCK" || access != "WRITE" || id != file) continue;
+    long value = 0;
+    if (std::from_chars(pid.data(), pid.data() + pid.size(), value).ec == std::errc() &&
+        value > 0) {
+      return value;
+    }
+  }
+  return std::nullopt;
+}
 
 RelayLock::RelayLock(std::string database_path)
     : database_path_(std::move(database_path)), lock_path_(database_path_ + "-relay.lock") {}

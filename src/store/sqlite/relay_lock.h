@@ -2,6 +2,7 @@
 #ifndef HERALD_STORE_SQLITE_RELAY_LOCK_H_
 #define HERALD_STORE_SQLITE_RELAY_LOCK_H_
 
+#include <optional>
 #include <stop_token>
 #include <string>
 
@@ -30,6 +31,12 @@ class RelayLock {
   Status Acquire(bool wait, std::stop_token stop);
 
   bool held() const { return held_; }
+
+  // The pid of the process whose RelayLock holds the lock of
+  // `database_path`, read from the kernel's table of locks (/proc/locks)
+  // without taking or testing the lock (so a relay starting at that moment
+  // is never disturbed); nullopt when none does or it cannot be told.
+  static std::optional<long> HolderOf(const std::string& database_path);
   const std::string& lock_path() const { return lock_path_; }
 
  private:

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -321,7 +322,12 @@ class SqliteStore final : public Store {
       if (Status s = CountPerTopic(topics); !s.ok()) return std::unexpected(s);
       if (Status s = tx.Commit(); !s.ok()) return std::unexpected(s);
     }
-    return store_internal::SumTopics(std::move(topics));
+    OutboxStats stats = store_internal::SumTopics(std::move(topics));
+    // The one relay a file has: whoever holds its lock.
+    std::optional<long> holder =
+        lock_.held() ? std::optional<long>(::getpid()) : sqlite_internal::RelayLock::HolderOf(path_);
+    if (holder) stats.relays.push_back(RelayOwnership{fmt::format("pid {}", *holder), {}, {}});
+    return stats;
   }
 
   Status CountPerTopic(std::map<std::string, TopicStats>& topics) {

@@ -541,6 +541,33 @@ TEST_F(SqliteStoreTest, SecondRelayIsRefusedWithTheHoldersPid) {
                              "'; run this one with --standby to wait for it");
 }
 
+// Status shows the relay of a file: the holder of its lock, found without
+// touching the lock (a relay starting then is not disturbed).
+TEST_F(SqliteStoreTest, StatsNameTheRelayHoldingTheFile) {
+  std::unique_ptr<Store> reader = OpenTestStore(path_);
+  Result<OutboxStats> before = reader->Stats();
+  ASSERT_TRUE(before.has_value()) << before.error().ToString();
+  EXPECT_TRUE(before->relays.empty());
+  ASSERT_TRUE(store_->AcquireRelayRole(false, {}).ok());
+  const std::string self = "pid " + std::to_string(::getpid());
+  for (Store* s : {reader.get(), store_.get()}) {
+    Result<OutboxStats> during = s->Stats();
+    ASSERT_TRUE(during.has_value()) << during.error().ToString();
+    ASSERT_EQ(during->relays.size(), 1u);
+    EXPECT_EQ(during->relays[0].relay_id, self);
+    EXPECT_TRUE(during->relays[0].partitions.empty());
+    EXPECT_FALSE(during->relays[0].last_heartbeat.has_value());
+  }
+  // Probing left the lock alone: a second relay is still refused, and once
+  // the relay is gone the next one takes the file.
+  EXPECT_EQ(OpenTestStore(path_)->AcquireRelayRole(false, {}).code(), Code::kFailedPrecondition);
+  store_.reset();
+  Result<OutboxStats> after = reader->Stats();
+  ASSERT_TRUE(after.has_value());
+  EXPECT_TRUE(after->relays.empty());
+  EXPECT_TRUE(OpenTestStore(path_)->AcquireRelayRole(false, {}).ok());
+}
+
 TEST_F(SqliteStoreTest, StandbyTakesOverWhenTheRelayIsGone) {
   ASSERT_TRUE(store_->AcquireRelayRole(false, {}).ok());
   std::unique_ptr<Store> standby = OpenTestStore(path_);
