@@ -22,6 +22,11 @@
 #include <string>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "support/process.h"
 #include "testing/seed.h"
 #if defined(HERALD_DEMO_TEST_POSTGRES)
@@ -150,6 +155,48 @@ TEST(DemoTest, ExternalKafkaClusterWithoutInjectedOutage) {
     ExpectExternalBus(j);
   }
 }
+
+#if defined(HERALD_WITH_HTTP) && defined(HERALD_WITH_METRICS)
+// A free TCP port on 127.0.0.1, for the demo's webhook endpoint.
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+// Webhooks: the consumers run the endpoint the relay POSTs to, so the demo
+// closes it for the outage; a webhook is pushed once, so the consumers do
+// not read everything again.
+TEST(DemoTest, WebhooksToTheConsumersOwnEndpointThroughItsOutage) {
+  const int port = FreePort();
+  ASSERT_GT(port, 0);
+  constexpr long kTransactions = 300;
+  nlohmann::json j = RunDemo(kTransactions, {"--publisher",
+                                             "http://127.0.0.1:" + std::to_string(port) +
+                                                 "/webhooks/{topic}",
+                                             "--outage", "1s"});
+  ExpectDemoVerdict(j, kTransactions);
+  if (!j.is_object()) return;
+  EXPECT_EQ(j["outage_injected"], true);
+  EXPECT_NE(j["outage"].get<std::string>().find("webhook endpoint"), std::string::npos);
+  EXPECT_EQ(j["outbox"]["consumer_restarts"], 0);
+  EXPECT_NE(j["bus"].get<std::string>().find("webhook endpoint"), std::string::npos);
+}
+
+TEST(DemoTest, AWebhookUrlTheDemoCannotListenOnIsRefused) {
+  ExpectUsageError({"--publisher", "http://127.0.0.1/events"}, "HOST:PORT");
+  ExpectUsageError({"--publisher", "https://127.0.0.1:8443/events"}, "consumers cannot read");
+}
+#endif
 
 TEST(DemoTest, ExplicitOutageWithAnExternalBusIsRefused) {
   ExpectUsageError({"--publisher", "kafka://127.0.0.1:1", "--outage", "2s"},

@@ -105,9 +105,10 @@ std::string DatabaseText(const DemoOptions& o) {
 
 
 std::string OutageText(const DemoOptions& o) {
-  if (o.settings.infra.external_bus()) return kOutageNotInjected;
+  if (!o.settings.infra.bus.self_hosted) return kOutageNotInjected;
   if (!o.settings.outage_injected()) return "none (--outage 0)";
-  return fmt::format("every broker down for {}, 30% of the way through", o.outage_text);
+  return fmt::format("{} down for {}, 30% of the way through", o.settings.infra.bus.outage_subject,
+                     o.outage_text);
 }
 
 std::string Latency(double ms) {
@@ -150,8 +151,12 @@ void PrintTable(const DemoOptions& o, const RunReport& naive, const RunReport& o
   row("commit-to-consumed latency p50", Latency(naive.p50_ms), Latency(outbox.p50_ms));
   row("commit-to-consumed latency p99", Latency(naive.p99_ms), Latency(outbox.p99_ms));
   row("relay killed (SIGKILL) and restarted", "-", fmt::format("{}x", outbox.relay_kills));
-  row("consumers restarted, reading from the start", fmt::format("{}x", naive.consumer_restarts),
-      fmt::format("{}x", outbox.consumer_restarts));
+  if (o.settings.infra.bus.replays) {
+    row("consumers restarted, reading from the start", fmt::format("{}x", naive.consumer_restarts),
+        fmt::format("{}x", outbox.consumer_restarts));
+  } else {
+    row("consumers restarted, reading from the start", "- (pushed once)", "- (pushed once)");
+  }
   std::printf("\nBudgets: %lld account/category limits exceeded (outbox run). Analytics:",
               static_cast<long long>(outbox.over_budget));
   for (const auto& [category, n] : outbox.category_counts) {
@@ -243,7 +248,7 @@ Status ParsePublisherOptions(DemoOptions& o) {
 Status CheckPublisher(DemoOptions& o) {
   o.settings.infra.bus.url = o.publisher;
   HERALD_RETURN_IF_ERROR(demo::CheckBusChoice(o.settings.infra.bus));
-  if (o.settings.infra.external_bus() && o.outage_given) {
+  if (!o.settings.infra.bus.self_hosted && o.outage_given) {
     return InvalidArgument(
         "--outage: the demo cannot take an external bus down; leave --outage out and stop a "
         "broker or server yourself during the run");

@@ -3,7 +3,11 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <chrono>
+#include <cstdio>
+#include <optional>
+#include <utility>
 #include <random>
 #include <string_view>
 #include <vector>
@@ -27,6 +31,11 @@
 #ifdef HERALD_WITH_REDIS
 #include "publish/redis/redis_config.h"
 #include "services/redis_reader.h"
+#endif
+#if defined(HERALD_WITH_HTTP) && defined(HERALD_WITH_METRICS)
+#define HERALD_DEMO_WEBHOOKS
+#include "publish/http/http_config.h"
+#include "services/webhook_endpoint.h"
 #endif
 
 namespace herald::cli::demo {
@@ -281,6 +290,82 @@ class RedisBus final : public DemoBus {
 };
 #endif
 
+// ---- HTTP webhooks -----------------------------------------------------------------
+
+#ifdef HERALD_DEMO_WEBHOOKS
+// The host and port of "http://HOST:PORT/...", or nullopt.
+std::optional<std::pair<std::string, int>> HostPort(std::string_view url) {
+  constexpr std::string_view kScheme = "http://";
+  if (!url.starts_with(kScheme)) return std::nullopt;
+  std::string_view rest = url.substr(kScheme.size());
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (rest.find('@') != std::string_view::npos) rest = rest.substr(rest.rfind('@') + 1);
+  const std::size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  int port = 0;
+  const std::string_view digits = rest.substr(colon + 1);
+  if (std::from_chars(digits.data(), digits.data() + digits.size(), port).ptr !=
+          digits.data() + digits.size() ||
+      port < 1 || port > 65535) {
+    return std::nullopt;
+  }
+  std::string host(rest.substr(0, colon));
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return std::pair{host, port};
+}
+
+// The consumers' own webhook endpoint, listening where the URL points (a
+// local address): the relay and the naive service POST the events there,
+// and the endpoint hands each to both services. The demo runs it, so it
+// closes it for the outage.
+class WebhookBus final : public DemoBus {
+ public:
+  WebhookBus(BusChoice choice, std::string host, int port)
+      : choice_(std::move(choice)), host_(std::move(host)), port_(port) {}
+
+  Status Prepare(const std::string&) override {
+    topic_ = std::string(examples::kTransactionsTopic);
+    Result<std::unique_ptr<examples::WebhookEndpoint>> endpoint =
+        examples::WebhookEndpoint::Start(host_, port_);
+    if (!endpoint) {
+      return endpoint.error().WithContext(
+          fmt::format("--publisher {}: the demo's webhook endpoint", MaskSecrets(choice_.url)));
+    }
+    endpoint_ = std::move(*endpoint);
+    return OkStatus();
+  }
+  void Remove() override { endpoint_.reset(); }
+  std::string url() const override { return choice_.url; }
+  std::map<std::string, std::string> PublisherOptions(bool naive) const override {
+    std::map<std::string, std::string> p = {{"connect_timeout_ms", "500"}};
+    if (naive) p["request_timeout_ms"] = std::to_string(kNaiveDeliveryTimeout.count());
+    for (const auto& [k, v] : choice_.options) p[k] = v;
+    return p;
+  }
+  Result<std::unique_ptr<examples::BusReader>> OpenReader(const std::string&) override {
+    return endpoint_->Subscribe();
+  }
+  bool can_go_down() const override { return true; }
+  void TakeDown() override { endpoint_->Close(); }
+  void BringUp() override {
+    if (Status s = endpoint_->Open(); !s.ok()) {
+      std::fprintf(stderr, "\nherald demo: the webhook endpoint cannot listen again: %s\n",
+                   s.ToString().c_str());
+    }
+  }
+  std::string Describe() const override {
+    return fmt::format("{}, the consumers' webhook endpoint in this process (civetweb on {}:{})",
+                       MaskSecrets(choice_.url), host_, port_);
+  }
+
+ private:
+  BusChoice choice_;
+  std::string host_;
+  int port_;
+  std::unique_ptr<examples::WebhookEndpoint> endpoint_;
+};
+#endif
+
 }  // namespace
 
 std::string DemoBusSchemes() {
@@ -294,6 +379,9 @@ std::string DemoBusSchemes() {
 #ifdef HERALD_WITH_REDIS
   s += ", redis://[USER:PASSWORD@]HOST:PORT[/DB]";
 #endif
+#ifdef HERALD_DEMO_WEBHOOKS
+  s += ", http://LOCAL-HOST:PORT/PATH (the demo's own endpoint)";
+#endif
   return s;
 }
 
@@ -306,6 +394,9 @@ Status CheckBusChoice(BusChoice& choice) {
   }
   Result<std::unique_ptr<DemoBus>> bus = MakeDemoBus(choice);
   if (!bus) return bus.error();
+  choice.self_hosted = (*bus)->can_go_down();
+  choice.replays = Scheme(choice.url) != "http";
+  choice.outage_subject = "the webhook endpoint";
   std::random_device random;
   choice.run_id = fmt::format("{:08x}", random());
   return OkStatus();
@@ -343,6 +434,20 @@ Result<std::unique_ptr<DemoBus>> MakeDemoBus(const BusChoice& choice) {
     Result<publish::RedisConfig> config = publish::ParseRedisConfig(choice.url, options);
     if (!config) return refused(config.error());
     return std::make_unique<RedisBus>(choice, std::move(*config));
+  }
+#endif
+#ifdef HERALD_DEMO_WEBHOOKS
+  if (scheme == "http") {
+    Result<publish::HttpConfig> config = publish::ParseHttpConfig(choice.url, options);
+    if (!config) return refused(config.error());
+    std::optional<std::pair<std::string, int>> at = HostPort(choice.url);
+    if (!at) {
+      return std::unexpected(InvalidArgument(fmt::format(
+          "--publisher {}: the demo listens where the URL points: give http://HOST:PORT/PATH "
+          "with a local HOST and a PORT",
+          MaskSecrets(choice.url))));
+    }
+    return std::make_unique<WebhookBus>(choice, at->first, at->second);
   }
 #endif
   const std::vector<PublisherScheme> schemes = PublisherSchemes();

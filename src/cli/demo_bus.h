@@ -28,6 +28,14 @@ struct BusChoice {
   // Names this invocation's topics on an external bus, so that no run reads
   // another's messages (see DemoBus::Prepare).
   std::string run_id;
+  // Set by CheckBusChoice: the demo runs this bus itself (the mock cluster,
+  // the webhook endpoint), so it can take it down for the outage.
+  bool self_hosted = true;
+  // Set by CheckBusChoice: a restarted consumer gets every message again
+  // (false for webhooks, which are pushed once).
+  bool replays = true;
+  // What goes down in the outage ("every broker", "the webhook endpoint").
+  std::string outage_subject = "every broker";
 
   bool external() const { return !url.empty(); }
 };

@@ -48,7 +48,7 @@ struct Settings {
   int accounts = 20;
   Infrastructure infra;
 
-  bool outage_injected() const { return !infra.external_bus() && outage.count() > 0; }
+  bool outage_injected() const { return infra.bus.self_hosted && outage.count() > 0; }
 };
 
 enum class Mode { kNaive, kOutbox };
