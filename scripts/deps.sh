@@ -11,6 +11,7 @@ packages=(
   libnats-dev nats-server
   prometheus-cpp-dev libcivetweb-dev
   librabbitmq-dev rabbitmq-server
+  libcurl4-openssl-dev libssl-dev python3
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
