@@ -1,7 +1,7 @@
 // The Publisher contract, one parameterised suite run against every
 // publisher of this build on its real bus (or the closest thing a test can
 // own: librdkafka's mock cluster, a nats-server or a RabbitMQ node started
-// here, a file): one outcome per event exactly once, published means stored
+// here, an HTTP receiver process, a file): one outcome per event exactly once, published means stored
 // (read back independently), declared key order holds across calls in flight, the
 // event id is in the bus's de-duplication field, a bus that is down never
 // yields kPublished, and a permanent refusal is kRejected with a reason.
@@ -43,6 +43,10 @@
 #ifdef HERALD_WITH_RABBITMQ
 #include "publish/rabbitmq/rabbitmq_publisher.h"
 #include "publish/rabbitmq/rabbitmq_server.h"
+#endif
+#ifdef HERALD_WITH_HTTP
+#include "publish/http/http_publisher.h"
+#include "publish/http/http_receiver.h"
 #endif
 
 namespace herald::publish {
@@ -249,6 +253,51 @@ class RabbitMqBus final : public Bus {
 };
 #endif
 
+#ifdef HERALD_WITH_HTTP
+// A webhook receiver of the test's own (python3 receiver.py). Every event is
+// a POST to /{topic}?key={key}; the receiver answers 400 to a topic ending
+// in "_reject". What it "stores" is the requests it answered 2xx.
+class HttpBus final : public Bus {
+ public:
+  HttpBus() : receiver_(R"([{"path": "_reject", "status": 400, "body": "refused"}])") {
+    std::string error;
+    EXPECT_TRUE(receiver_.Start(&error)) << error;
+  }
+  void Prepare(const std::string&) override {}
+  std::unique_ptr<Publisher> Open() override {
+    PublisherOptions options;
+    options.properties = {{"herald.request_timeout_ms", "2000"},
+                          {"herald.connect_timeout_ms", "500"}};
+    auto p = HttpPublisher::Open(receiver_.url("/{topic}?key={key}"), options);
+    EXPECT_TRUE(p.has_value()) << p.error().ToString();
+    return p.has_value() ? std::unique_ptr<Publisher>(std::move(*p)) : nullptr;
+  }
+  std::vector<Stored> Read(const std::string& topic, std::size_t) override {
+    std::vector<Stored> out;
+    for (const auto& r : receiver_.Requests()) {
+      if (r.status < 200 || r.status >= 300) continue;
+      if (!r.path.starts_with("/" + topic + "?")) continue;
+      out.push_back(Stored{r.Header("idempotency-key"), r.Header("ce-subject"), r.body});
+    }
+    return out;
+  }
+  bool TakeDown() override {
+    receiver_.Kill();
+    return true;
+  }
+  void BringUp() override {
+    std::string error;
+    EXPECT_TRUE(receiver_.Start(&error)) << error;
+  }
+  std::optional<Event> Poison(const std::string& topic) override {
+    return Event::Make(topic + "_reject", "poison", "T", "{}");
+  }
+
+ private:
+  testing::HttpReceiver receiver_;
+};
+#endif
+
 struct BusKind {
   std::string name;
   std::unique_ptr<Bus> (*make)();
@@ -268,6 +317,9 @@ std::vector<BusKind> Buses() {
 #endif
 #ifdef HERALD_WITH_RABBITMQ
   kinds.push_back({"rabbitmq", [] { return std::unique_ptr<Bus>(new RabbitMqBus()); }});
+#endif
+#ifdef HERALD_WITH_HTTP
+  kinds.push_back({"http", [] { return std::unique_ptr<Bus>(new HttpBus()); }});
 #endif
   return kinds;
 }
