@@ -462,6 +462,39 @@ TEST_F(HttpPublisherTest, BatchModeSendsCloudEventsBatchesHoldingEveryEventOnceI
   ExpectSigned(receiver);
 }
 
+TEST_F(HttpPublisherTest, HttpsVerifiesTheServerAgainstTlsCaUnlessToldToSkip) {
+  HttpReceiver receiver;
+  std::string error;
+  ASSERT_TRUE(receiver.UseTls(&error)) << error;
+  ASSERT_TRUE(receiver.Start(&error)) << error;
+  std::vector<Event> events = {Event::Make("orders", "k", "T", "{}")};
+  auto publish_one = [&](PublisherOptions options) {
+    auto publisher = OpenHttp(receiver.url(kPath), options);
+    EXPECT_NE(publisher, nullptr);
+    if (publisher == nullptr) return Delivery{Outcome::kRetry, "no publisher"};
+    Deliveries deliveries;
+    publisher->Publish(events, deliveries.Callback());
+    EXPECT_TRUE(deliveries.WaitFor(1, seconds(20)));
+    return deliveries.got()[0][0];
+  };
+  // The system's CAs do not trust the receiver's certificate.
+  Delivery untrusted = publish_one(Options());
+  EXPECT_EQ(untrusted.outcome, Outcome::kUnavailable) << untrusted.error;
+  EXPECT_THAT(untrusted.error, HasSubstr("no connection"));
+  PublisherOptions with_ca = Options();
+  with_ca.properties["tls.ca"] = receiver.ca();
+  Delivery trusted = publish_one(with_ca);
+  EXPECT_EQ(trusted.outcome, Outcome::kPublished) << trusted.error;
+  PublisherOptions skip = Options();
+  skip.properties["tls.skip_verify"] = "true";
+  Delivery skipped = publish_one(skip);
+  EXPECT_EQ(skipped.outcome, Outcome::kPublished) << skipped.error;
+  std::vector<ReceivedRequest> received = receiver.Requests();
+  ASSERT_EQ(received.size(), 2u);
+  EXPECT_EQ(received[0].Header("idempotency-key"), events[0].id.ToString());
+  ExpectSigned(receiver);
+}
+
 TEST_F(HttpPublisherTest, BadUrlsAndOptionsAreInvalidArgumentNamingThem) {
   auto bad_url = OpenPublisher("http://u:topsecret@h/{nope}");
   ASSERT_FALSE(bad_url.has_value());

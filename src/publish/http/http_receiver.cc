@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <system_error>
@@ -79,7 +80,20 @@ HttpReceiver::~HttpReceiver() {
 }
 
 std::string HttpReceiver::url(const std::string& path) const {
-  return fmt::format("http://127.0.0.1:{}{}", port_, path);
+  return fmt::format("{}://127.0.0.1:{}{}", tls_ ? "https" : "http", port_, path);
+}
+
+bool HttpReceiver::UseTls(std::string* error) {
+  const std::string command = fmt::format(
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout '{}' -out '{}' 2>/dev/null",
+      (dir_ / "key.pem").string(), ca());
+  if (std::system(command.c_str()) != 0) {
+    if (error != nullptr) *error = "openssl req failed";
+    return false;
+  }
+  tls_ = true;
+  return true;
 }
 
 bool HttpReceiver::Start(std::string* error) {
@@ -87,6 +101,12 @@ bool HttpReceiver::Start(std::string* error) {
   std::vector<std::string> args = {"python3", Script("receiver.py"), "--port",
                                    std::to_string(port_), "--log", log_.string(),
                                    "--rules", rules_};
+  if (tls_) {
+    for (std::string a : {std::string("--cert"), ca(), std::string("--key"),
+                          (dir_ / "key.pem").string()}) {
+      args.push_back(a);
+    }
+  }
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -51,9 +51,14 @@ class HttpReceiver {
   bool SetRules(const std::string& rules);
   // For the next Start().
   void set_rules(std::string rules) { rules_ = std::move(rules); }
+  // HTTPS from the next Start() on, with a certificate for 127.0.0.1 and
+  // localhost signed by itself (made with the openssl command); false when
+  // it cannot be made. ca() is the file to trust.
+  bool UseTls(std::string* error = nullptr);
+  std::string ca() const { return (dir_ / "cert.pem").string(); }
 
   int port() const { return port_; }
-  // "http://127.0.0.1:PORT" + path.
+  // "http://127.0.0.1:PORT" + path ("https://" once UseTls()).
   std::string url(const std::string& path = "/") const;
   const std::filesystem::path& log() const { return log_; }
 
@@ -69,6 +74,7 @@ class HttpReceiver {
   std::filesystem::path dir_;
   std::filesystem::path log_;
   std::string rules_;
+  bool tls_ = false;
   int port_ = 0;
   pid_t pid_ = -1;
 };

@@ -9,7 +9,8 @@ A rule is {"path": SUBSTRING, "status": N, "times": COUNT, "headers": {...},
 "body": TEXT}: the first rule whose path is a substring of the request's
 path and whose times are not used up answers it ("times" absent: forever).
 Rules come from --rules (a JSON list) and are replaced by a POST of a JSON
-list to /__receiver/rules (not recorded).
+list to /__receiver/rules (not recorded). With --cert and --key it speaks
+HTTPS (HTTP/1.1 only).
 """
 
 import argparse
@@ -90,6 +91,8 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--log", required=True)
     parser.add_argument("--rules", default="[]")
+    parser.add_argument("--cert", help="serve HTTPS with this PEM certificate")
+    parser.add_argument("--key", help="the certificate's PEM key")
     args = parser.parse_args()
     global LOG, RULES
     RULES = json.loads(args.rules)
@@ -97,6 +100,11 @@ def main():
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.request_queue_size = 256  # the default 5 drops connects
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    if args.cert:
+        import ssl
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.cert, args.key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     server.serve_forever()
 
 
