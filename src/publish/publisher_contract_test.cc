@@ -266,8 +266,8 @@ class HttpBus final : public Bus {
   void Prepare(const std::string&) override {}
   std::unique_ptr<Publisher> Open() override {
     PublisherOptions options;
-    options.properties = {{"herald.request_timeout_ms", "2000"},
-                          {"herald.connect_timeout_ms", "500"}};
+    options.properties = {{"herald.request_timeout_ms", "10000"},
+                          {"herald.connect_timeout_ms", "2000"}};
     auto p = HttpPublisher::Open(receiver_.url("/{topic}?key={key}"), options);
     EXPECT_TRUE(p.has_value()) << p.error().ToString();
     return p.has_value() ? std::unique_ptr<Publisher>(std::move(*p)) : nullptr;

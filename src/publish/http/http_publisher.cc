@@ -127,7 +127,8 @@ class HttpPublisher::Worker {
     std::shared_ptr<Call> call;
     std::vector<std::size_t> indices;
     std::string url;
-    std::string body;
+    std::string batch_body;  // batch mode: the JSON array
+    std::string_view body;   // what is sent: the payload (single mode) or batch_body
     curl_slist* headers = nullptr;
     CURL* easy = nullptr;
     std::string status_line;
@@ -215,12 +216,13 @@ class HttpPublisher::Worker {
       }
       headers = SingleRequestHeaders(e, cloud_events_);
       id = e.id.ToString();
-      r->body = e.payload;  // the easy handle reads it from here
+      r->body = e.payload;  // valid until the call's last delivery
     } else {
       std::vector<const Event*> events;
       events.reserve(r->indices.size());
       for (std::size_t i : r->indices) events.push_back(&call.events[i]);
-      r->body = BatchBody(events, cloud_events_);
+      r->batch_body = BatchBody(events, cloud_events_);
+      r->body = r->batch_body;
       id = BatchId(events);
       headers.emplace_back("content-type", std::string(kCloudEventsBatchContentType));
       headers.emplace_back("Idempotency-Key", id);

@@ -103,8 +103,8 @@ class HttpPublisherTest : public ::testing::Test {
   PublisherOptions Options() const {
     PublisherOptions options;
     options.properties = {{"herald.signing_secret_file", secret_file_.string()},
-                          {"herald.request_timeout_ms", "3000"},
-                          {"herald.connect_timeout_ms", "500"},
+                          {"herald.request_timeout_ms", "10000"},
+                          {"herald.connect_timeout_ms", "2000"},
                           {"herald.max_in_flight", "16"}};
     return options;
   }
