@@ -356,6 +356,77 @@ TEST_F(HttpPublisherTest, ARefusalCarriesTheStatusLineAndAtMost200BytesOfTheBody
   EXPECT_THAT(d.error, ::testing::Not(HasSubstr(std::string(201, 'x'))));
 }
 
+TEST_F(HttpPublisherTest, AnEventWhoseHeadersCannotBeSentIsRejectedAndNeverSent) {
+  HttpReceiver receiver;
+  std::string error;
+  ASSERT_TRUE(receiver.Start(&error)) << error;
+  auto publisher = OpenHttp(receiver.url(kPath), Options());
+  ASSERT_NE(publisher, nullptr);
+  std::vector<Event> events = {Event::Make("orders", "k", "T", "{}"),
+                               Event::Make("orders", "k2", "T", "{}")};
+  events[0].headers["x-note"] = "one\r\nInjected: yes";
+  Deliveries deliveries;
+  publisher->Publish(events, deliveries.Callback());
+  ASSERT_TRUE(deliveries.WaitFor(2, seconds(20)));
+  auto got = deliveries.got();
+  EXPECT_EQ(got[0][0].outcome, Outcome::kRejected);
+  EXPECT_THAT(got[0][0].error, HasSubstr("x-note"));
+  EXPECT_EQ(got[1][0].outcome, Outcome::kPublished) << got[1][0].error;
+  std::vector<ReceivedRequest> received = receiver.Requests();
+  ASSERT_EQ(received.size(), 1u);
+  EXPECT_EQ(received[0].Header("ce-id"), events[1].id.ToString());
+  EXPECT_EQ(received[0].Header("injected"), "");
+}
+
+TEST_F(HttpPublisherTest, ClosingWithRequestsInFlightReportsEveryEventOnce) {
+  // Each request waits 300 ms for its answer: most are in flight or not yet
+  // started when the publisher is destroyed.
+  HttpReceiver receiver(R"([{"path": "/", "status": 200, "delay_ms": 300}])");
+  std::string error;
+  ASSERT_TRUE(receiver.Start(&error)) << error;
+  std::vector<Event> events;
+  for (int i = 0; i < 100; ++i) {
+    events.push_back(Event::Make("orders", fmt::format("k{}", i), "T", "{}"));
+  }
+  Deliveries deliveries;
+  {
+    PublisherOptions options = Options();
+    options.properties["herald.max_in_flight"] = "8";
+    auto publisher = OpenHttp(receiver.url(kPath), options);
+    ASSERT_NE(publisher, nullptr);
+    publisher->Publish(events, deliveries.Callback());
+    // Close once the first requests have reached the receiver.
+    const auto deadline = std::chrono::steady_clock::now() + seconds(10);
+    while (receiver.Requests().empty() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+  }
+  // The destructor has returned: every event has been reported, once.
+  auto got = deliveries.got();
+  ASSERT_EQ(got.size(), events.size());
+  std::size_t published = 0;
+  for (const auto& [index, outcomes] : got) {
+    ASSERT_EQ(outcomes.size(), 1u) << index;
+    if (outcomes[0].outcome == Outcome::kPublished) {
+      ++published;
+    } else {
+      EXPECT_EQ(outcomes[0].outcome, Outcome::kRetry) << outcomes[0].error;
+    }
+  }
+  // What was reported published was received.
+  std::set<std::string> received;
+  for (const ReceivedRequest& r : receiver.Requests()) received.insert(r.Header("ce-id"));
+  for (const auto& [index, outcomes] : got) {
+    if (outcomes[0].outcome == Outcome::kPublished) {
+      EXPECT_TRUE(received.contains(events[index].id.ToString())) << index;
+    }
+  }
+  std::cout << "published before the close: " << published << "\n";
+  // The requests in flight at the close were waited for.
+  EXPECT_GE(published, 1u);
+  EXPECT_LT(published, events.size());
+}
+
 TEST_F(HttpPublisherTest, AnEndpointThatIsNotThereIsUnavailable) {
   HttpReceiver nobody;  // never started: its port refuses
   auto publisher = OpenHttp(nobody.url(kPath), Options());

@@ -6,7 +6,7 @@ answered with) as one JSON line in --log, flushed before the answer goes
 out, and verifies nothing itself. Answers 200 unless a rule says otherwise.
 
 A rule is {"path": SUBSTRING, "status": N, "times": COUNT, "headers": {...},
-"body": TEXT}: the first rule whose path is a substring of the request's
+"body": TEXT, "delay_ms": MS}: the first rule whose path is a substring of the request's
 path and whose times are not used up answers it ("times" absent: forever).
 Rules come from --rules (a JSON list) and are replaced by a POST of a JSON
 list to /__receiver/rules (not recorded). With --cert and --key it speaks
@@ -18,6 +18,7 @@ import base64
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
@@ -78,6 +79,8 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             LOG.write(json.dumps(record) + "\n")
             LOG.flush()
+        if rule and rule.get("delay_ms"):
+            time.sleep(rule["delay_ms"] / 1000.0)
         if rule:
             self._reply(status, rule.get("headers"), rule.get("body", "").encode("utf-8"))
         else:
