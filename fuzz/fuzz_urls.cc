@@ -19,6 +19,9 @@
 #ifdef HERALD_WITH_REDIS
 #include "publish/redis/redis_config.h"
 #endif
+#ifdef HERALD_WITH_HTTP
+#include "publish/http/http_config.h"
+#endif
 
 namespace {
 
@@ -68,6 +71,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     HERALD_FUZZ_CHECK(redis->display == masked);
   } else {
     CheckError(redis.error());
+  }
+#endif
+#ifdef HERALD_WITH_HTTP
+  Result<publish::HttpConfig> http = publish::ParseHttpConfig(url, PublisherOptions{});
+  if (http) {
+    HERALD_FUZZ_CHECK(http->display_url == masked);
+    // Placeholders expand to something without braces.
+    const std::string expanded = publish::ExpandUrl(http->url_template, "a/b c", "{key}");
+    HERALD_FUZZ_CHECK(expanded.find_first_of("{}") == std::string::npos);
+  } else {
+    CheckError(http.error());
   }
 #endif
   return 0;

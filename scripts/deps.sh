@@ -12,6 +12,7 @@ packages=(
   prometheus-cpp-dev libcivetweb-dev
   librabbitmq-dev rabbitmq-server
   libhiredis-dev redis-server
+  libcurl4-openssl-dev libssl-dev python3
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )

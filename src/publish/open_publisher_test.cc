@@ -126,6 +126,10 @@ TEST(PublisherSchemesTest, ListsEveryBusOfThisBuildOnceAndOpensEach) {
   expected.push_back("redis");
   expected.push_back("rediss");
 #endif
+#ifdef HERALD_WITH_HTTP
+  expected.push_back("http");
+  expected.push_back("https");
+#endif
   std::vector<std::string> sorted = names;
   std::sort(sorted.begin(), sorted.end());
   EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end()) << "a name twice";

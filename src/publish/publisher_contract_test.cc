@@ -48,6 +48,10 @@
 #include "publish/redis/redis_publisher.h"
 #include "publish/redis/redis_server.h"
 #endif
+#ifdef HERALD_WITH_HTTP
+#include "publish/http/http_publisher.h"
+#include "publish/http/http_receiver.h"
+#endif
 
 namespace herald::publish {
 namespace {
@@ -302,6 +306,51 @@ class RedisBus final : public Bus {
 };
 #endif
 
+#ifdef HERALD_WITH_HTTP
+// A webhook receiver of the test's own (python3 receiver.py). Every event is
+// a POST to /{topic}?key={key}; the receiver answers 400 to a topic ending
+// in "_reject". What it "stores" is the requests it answered 2xx.
+class HttpBus final : public Bus {
+ public:
+  HttpBus() : receiver_(R"([{"path": "_reject", "status": 400, "body": "refused"}])") {
+    std::string error;
+    EXPECT_TRUE(receiver_.Start(&error)) << error;
+  }
+  void Prepare(const std::string&) override {}
+  std::unique_ptr<Publisher> Open() override {
+    PublisherOptions options;
+    options.properties = {{"herald.request_timeout_ms", "10000"},
+                          {"herald.connect_timeout_ms", "2000"}};
+    auto p = HttpPublisher::Open(receiver_.url("/{topic}?key={key}"), options);
+    EXPECT_TRUE(p.has_value()) << p.error().ToString();
+    return p.has_value() ? std::unique_ptr<Publisher>(std::move(*p)) : nullptr;
+  }
+  std::vector<Stored> Read(const std::string& topic, std::size_t) override {
+    std::vector<Stored> out;
+    for (const auto& r : receiver_.Requests()) {
+      if (r.status < 200 || r.status >= 300) continue;
+      if (!r.path.starts_with("/" + topic + "?")) continue;
+      out.push_back(Stored{r.Header("idempotency-key"), r.Header("ce-subject"), r.body});
+    }
+    return out;
+  }
+  bool TakeDown() override {
+    receiver_.Kill();
+    return true;
+  }
+  void BringUp() override {
+    std::string error;
+    EXPECT_TRUE(receiver_.Start(&error)) << error;
+  }
+  std::optional<Event> Poison(const std::string& topic) override {
+    return Event::Make(topic + "_reject", "poison", "T", "{}");
+  }
+
+ private:
+  testing::HttpReceiver receiver_;
+};
+#endif
+
 struct BusKind {
   std::string name;
   std::unique_ptr<Bus> (*make)();
@@ -324,6 +373,9 @@ std::vector<BusKind> Buses() {
 #endif
 #ifdef HERALD_WITH_REDIS
   kinds.push_back({"redis", [] { return std::unique_ptr<Bus>(new RedisBus()); }});
+#endif
+#ifdef HERALD_WITH_HTTP
+  kinds.push_back({"http", [] { return std::unique_ptr<Bus>(new HttpBus()); }});
 #endif
   return kinds;
 }
