@@ -337,8 +337,8 @@ class WebhookBus final : public DemoBus {
   void Remove() override { endpoint_.reset(); }
   std::string url() const override { return choice_.url; }
   std::map<std::string, std::string> PublisherOptions(bool naive) const override {
-    std::map<std::string, std::string> p = {{"connect_timeout_ms", "500"}};
-    if (naive) p["request_timeout_ms"] = std::to_string(kNaiveDeliveryTimeout.count());
+    std::map<std::string, std::string> p = {{"herald.connect_timeout_ms", "500"}};
+    if (naive) p["herald.request_timeout_ms"] = std::to_string(kNaiveDeliveryTimeout.count());
     for (const auto& [k, v] : choice_.options) p[k] = v;
     return p;
   }
@@ -374,10 +374,10 @@ std::string DemoBusSchemes() {
   s += ", nats://HOST:PORT,...";
 #endif
 #ifdef HERALD_WITH_RABBITMQ
-  s += ", amqp[s]://USER:PASSWORD@HOST:PORT/VHOST";
+  s += ", amqp[s]://HOST:PORT/VHOST";
 #endif
 #ifdef HERALD_WITH_REDIS
-  s += ", redis://[USER:PASSWORD@]HOST:PORT[/DB]";
+  s += ", redis://HOST:PORT[/DB]";
 #endif
 #ifdef HERALD_DEMO_WEBHOOKS
   s += ", http://LOCAL-HOST:PORT/PATH (the demo's own endpoint)";
