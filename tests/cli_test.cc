@@ -313,6 +313,81 @@ TEST_F(CliTest, EnqueueFromJsonLinesInOneTransaction) {
   EXPECT_EQ(pending[3].event.content_type, "application/xml");
 }
 
+// What the file sink and `dlq list --jsonl` print is enqueued again as it
+// was: the same ids, times, payload bytes (binary ones too), content types
+// and headers.
+TEST_F(CliTest, EnqueueTakesBackWhatTheSinkAndTheDeadLetterListPrint) {
+  Migrate();
+  std::string file = WriteFile(
+      "events.jsonl",
+      R"({"topic":"a","key":"k1","type":"T","payload":{"n":1},"headers":{"h":"v"}})"
+      "\n"
+      R"({"topic":"a","key":"k2","type":"T","payload":"plain text"})"
+      "\n"
+      R"({"topic":"b","type":"B","payload":"AAEC/w==","payload_encoding":"base64"})"
+      "\n");
+  ASSERT_EQ(Herald({"enqueue", "--db", DbUrl(), "--jsonl", file}).exit_code, 0);
+  std::vector<PendingEvent> original = Pending();
+  ASSERT_EQ(original.size(), 3u);
+  EXPECT_EQ(original[2].event.payload, std::string("\x00\x01\x02\xff", 4));
+  EXPECT_EQ(original[2].event.content_type, "application/octet-stream");
+
+  // Through the sink into a second database.
+  ProcessResult relayed = Herald({"relay", "--db", DbUrl(), "--publisher",
+                                  "file:" + Path("out.jsonl"), "--exit-when-drained"});
+  ASSERT_EQ(relayed.exit_code, 0) << relayed.err;
+  Migrate("copy.db");
+  ProcessResult again = Herald({"enqueue", "--db", DbUrl("copy.db"), "--jsonl", Path("out.jsonl")});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  std::vector<PendingEvent> copy = Pending("copy.db");
+  ASSERT_EQ(copy.size(), original.size());
+  for (std::size_t i = 0; i < copy.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(copy[i].event.id, original[i].event.id);
+    EXPECT_EQ(copy[i].event.created_at, original[i].event.created_at);
+    EXPECT_EQ(copy[i].event.topic, original[i].event.topic);
+    EXPECT_EQ(copy[i].event.key, original[i].event.key);
+    EXPECT_EQ(copy[i].event.type, original[i].event.type);
+    EXPECT_EQ(copy[i].event.payload, original[i].event.payload);
+    EXPECT_EQ(copy[i].event.content_type, original[i].event.content_type);
+    EXPECT_EQ(copy[i].event.headers, original[i].event.headers);
+  }
+  // A second time, the ids are already there: refused, nothing added.
+  ProcessResult twice = Herald({"enqueue", "--db", DbUrl("copy.db"), "--jsonl", Path("out.jsonl")});
+  EXPECT_NE(twice.exit_code, 0);
+  EXPECT_EQ(Pending("copy.db").size(), original.size());
+
+  // The dead letters of the copy, listed as JSON, go back in as well.
+  KillAllPending("boom", "copy.db");
+  ProcessResult listed = Herald({"dlq", "list", "--db", DbUrl("copy.db"), "--jsonl"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  std::string dead = WriteFile("dead.jsonl", listed.out);
+  Migrate("third.db");
+  ProcessResult back = Herald({"enqueue", "--db", DbUrl("third.db"), "--jsonl", dead});
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  std::vector<PendingEvent> third = Pending("third.db");
+  ASSERT_EQ(third.size(), original.size());
+  for (std::size_t i = 0; i < third.size(); ++i) {
+    EXPECT_EQ(third[i].event.id, original[i].event.id);
+    EXPECT_EQ(third[i].event.payload, original[i].event.payload);
+  }
+}
+
+TEST_F(CliTest, EnqueueRefusesABadIdTimeOrEncoding) {
+  Migrate();
+  for (const auto& [bad, message] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"topic":"t","payload":"x","event_id":"nope"})", "\"event_id\" is not a UUID"},
+           {R"({"topic":"t","payload":"x","created_at":"yesterday"})", "\"created_at\" is not"},
+           {R"({"topic":"t","payload":"x!","payload_encoding":"base64"})", "\"payload\" is not valid base64"},
+           {R"({"topic":"t","payload":"x","payload_encoding":"hex"})", "\"payload_encoding\" must be \"base64\""},
+       }) {
+    SCOPED_TRACE(bad);
+    std::string file = WriteFile("bad.jsonl", bad + "\n");
+    ExpectUsageError(Herald({"enqueue", "--db", DbUrl(), "--jsonl", file}), file + ":1: " + message);
+  }
+  EXPECT_TRUE(Pending().empty());
+}
+
 TEST_F(CliTest, EnqueueWithOneBadLineEnqueuesNothing) {
   Migrate();
   std::string before = test::ReadFile(Path("app.db"));

@@ -93,6 +93,11 @@ std::int64_t ToUnixMillis(TimePoint t);
 TimePoint FromUnixMillis(std::int64_t ms);
 // RFC 3339 in UTC with milliseconds, "2026-11-29T18:17:24.123Z".
 std::string FormatRfc3339(TimePoint t);
+// An RFC 3339 date-time, "2026-11-29T18:17:24.123Z" or with an offset
+// ("...+02:00"), any number of fraction digits (cut to milliseconds), 't'
+// and 'z' in either case. nullopt for anything else (a date alone, a leap
+// second, a day the month does not have).
+std::optional<TimePoint> ParseRfc3339(std::string_view text);
 
 }  // namespace herald
 

@@ -27,6 +27,7 @@ struct DlqFlags {
   bool all = false;
   std::size_t limit = kDefaultListLimit;
   bool json = false;
+  bool jsonl = false;
 };
 
 // The filter the selector flags describe. With none given: everything when
@@ -81,17 +82,25 @@ std::string OneLine(std::string text) {
   return text;
 }
 
-void PrintJson(const std::vector<DeadLetter>& letters) {
-  std::string out = "[";
+// One dead letter as the file sink writes its event, with attempts, error
+// and failed_at added.
+void AppendDeadLetterJson(const DeadLetter& d, std::string& out) {
+  std::string extra = fmt::format(",\"attempts\":{},\"error\":", d.attempts);
+  AppendJsonString(d.error, extra);
+  extra += ",\"failed_at\":";
+  AppendJsonString(FormatRfc3339(d.failed_at), extra);
+  publish::AppendEventJson(d.event, out, extra);
+}
+
+// --json: one array; --jsonl: one object a line (what enqueue --jsonl takes).
+void PrintJson(const std::vector<DeadLetter>& letters, bool lines) {
+  std::string out = lines ? "" : "[";
   for (const DeadLetter& d : letters) {
-    if (out.size() > 1) out.push_back(',');
-    std::string extra = fmt::format(",\"attempts\":{},\"error\":", d.attempts);
-    AppendJsonString(d.error, extra);
-    extra += ",\"failed_at\":";
-    AppendJsonString(FormatRfc3339(d.failed_at), extra);
-    publish::AppendEventJson(d.event, out, extra);
+    if (!lines && out.size() > 1) out.push_back(',');
+    AppendDeadLetterJson(d, out);
+    if (lines) out.push_back('\n');
   }
-  out += "]\n";
+  if (!lines) out += "]\n";
   std::fwrite(out.data(), 1, out.size(), stdout);
 }
 
@@ -109,8 +118,8 @@ int RunList(const DlqFlags& flags) {
   Result<std::vector<DeadLetter>> letters =
       prepared->store->ListDeadLetters(prepared->filter, flags.limit);
   if (!letters) return Fail(letters.error(), kExitFailure);
-  if (flags.json) {
-    PrintJson(*letters);
+  if (flags.json || flags.jsonl) {
+    PrintJson(*letters, flags.jsonl);
   } else {
     PrintText(*letters);
   }
@@ -203,7 +212,10 @@ void AddDlqCommand(CLI::App& app, Action* chosen) {
                    fmt::format("list at most N (default {})", kDefaultListLimit))
       ->type_name("N")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
-  list->add_flag("--json", list_flags->json, "print one JSON array");
+  CLI::Option* json = list->add_flag("--json", list_flags->json, "print one JSON array");
+  list->add_flag("--jsonl", list_flags->jsonl,
+                 "print one JSON object a line, as `herald enqueue --jsonl` takes them back")
+      ->excludes(json);
 
   AddAction(dlq, chosen, "retry",
             "Move dead letters back into the outbox as pending events (same event ids)", RunRetry,

@@ -1,11 +1,14 @@
 #include "cli/event_line.h"
 
+#include <functional>
+#include <optional>
 #include <set>
 #include <string>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/base64.h"
 #include "core/json_text.h"
 #include "core/macros.h"
 
@@ -15,6 +18,13 @@ namespace {
 using Json = nlohmann::json;
 
 constexpr std::string_view kTextContentType = "text/plain; charset=utf-8";
+
+// The fields of a line: the event's, and what the sinks and `dlq list
+// --jsonl` print beside them, so that their lines can be enqueued again.
+// attempts, error and failed_at (a dead letter's) are read past.
+const std::set<std::string, std::less<>> kFields = {
+    "topic",      "key",        "type",     "payload", "content_type", "headers", "event_id",
+    "created_at", "payload_encoding", "attempts", "error",   "failed_at"};
 
 std::string CompactJson(std::string_view json) {
   std::string out;
@@ -70,8 +80,7 @@ Result<Event> EventFromJsonLine(std::string_view text) {
     if (field == "payload") payload_text = value;
   }
   for (const auto& [field, value] : object.items()) {
-    if (field != "topic" && field != "key" && field != "type" && field != "payload" &&
-        field != "content_type" && field != "headers") {
+    if (!kFields.contains(field)) {
       return std::unexpected(InvalidArgument(fmt::format("unknown field \"{}\"", field)));
     }
   }
@@ -86,10 +95,45 @@ Result<Event> EventFromJsonLine(std::string_view text) {
 
   const Json& payload = object["payload"];
   bool is_text = payload.is_string();
-  Event event = Event::Make(std::move(topic), std::move(key), std::move(type),
-                            is_text ? payload.get<std::string>() : CompactJson(payload_text));
+  HERALD_ASSIGN_OR_RETURN(std::string encoding, OptionalString(object, "payload_encoding"));
+  std::string bytes;
+  if (encoding == "base64") {
+    if (!is_text) {
+      return std::unexpected(InvalidArgument("a base64 \"payload\" must be a string"));
+    }
+    std::optional<std::string> decoded = Base64Decode(payload.get<std::string>());
+    if (!decoded) return std::unexpected(InvalidArgument("\"payload\" is not valid base64"));
+    bytes = std::move(*decoded);
+    is_text = false;
+  } else if (!encoding.empty()) {
+    return std::unexpected(InvalidArgument(
+        fmt::format("\"payload_encoding\" must be \"base64\", not \"{}\"", encoding)));
+  } else {
+    bytes = is_text ? payload.get<std::string>() : CompactJson(payload_text);
+  }
+  Event event = Event::Make(std::move(topic), std::move(key), std::move(type), std::move(bytes));
+  HERALD_ASSIGN_OR_RETURN(std::string id_text, OptionalString(object, "event_id"));
+  if (object.contains("event_id")) {
+    std::optional<EventId> id = EventId::Parse(id_text);
+    if (!id) {
+      return std::unexpected(InvalidArgument(
+          fmt::format("\"event_id\" is not a UUID: \"{}\"", id_text)));
+    }
+    event.id = *id;
+  }
+  HERALD_ASSIGN_OR_RETURN(std::string created_text, OptionalString(object, "created_at"));
+  if (object.contains("created_at")) {
+    std::optional<TimePoint> created = ParseRfc3339(created_text);
+    if (!created) {
+      return std::unexpected(InvalidArgument(fmt::format(
+          "\"created_at\" is not an RFC 3339 time: \"{}\"", created_text)));
+    }
+    event.created_at = *created;
+  }
   if (!content_type.empty()) {
     event.content_type = std::move(content_type);
+  } else if (encoding == "base64") {
+    event.content_type = "application/octet-stream";
   } else {
     event.content_type = is_text ? kTextContentType : kJsonContentType;
   }

@@ -201,4 +201,72 @@ std::string FormatRfc3339(TimePoint t) {
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
 }
 
+std::optional<TimePoint> ParseRfc3339(std::string_view text) {
+  std::size_t pos = 0;
+  auto number = [&](std::size_t digits, int& out) {
+    if (pos + digits > text.size()) return false;
+    out = 0;
+    for (std::size_t i = 0; i < digits; ++i) {
+      const char c = text[pos + i];
+      if (c < '0' || c > '9') return false;
+      out = out * 10 + (c - '0');
+    }
+    pos += digits;
+    return true;
+  };
+  auto literal = [&](char a, char b = '\0') {
+    if (pos >= text.size() || (text[pos] != a && (b == '\0' || text[pos] != b))) return false;
+    ++pos;
+    return true;
+  };
+  int year, month, day, hour, minute, second;
+  if (!number(4, year) || !literal('-') || !number(2, month) || !literal('-') ||
+      !number(2, day) || !literal('T', 't') || !number(2, hour) || !literal(':') ||
+      !number(2, minute) || !literal(':') || !number(2, second)) {
+    return std::nullopt;
+  }
+  int millis = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    const std::size_t start = pos;
+    int scale = 100;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      millis += (text[pos] - '0') * scale;
+      scale /= 10;
+      ++pos;
+    }
+    if (pos == start) return std::nullopt;
+  }
+  int offset_minutes = 0;
+  if (literal('Z', 'z')) {
+  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    const int sign = text[pos] == '+' ? 1 : -1;
+    ++pos;
+    int oh, om;
+    if (!number(2, oh) || !literal(':') || !number(2, om) || oh > 23 || om > 59) {
+      return std::nullopt;
+    }
+    offset_minutes = sign * (oh * 60 + om);
+  } else {
+    return std::nullopt;
+  }
+  if (pos != text.size()) return std::nullopt;
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (month < 1 || month > 12 || day < 1 ||
+      day > kDays[month - 1] + (month == 2 && leap ? 1 : 0) || hour > 23 || minute > 59 ||
+      second > 59) {
+    return std::nullopt;
+  }
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  const std::int64_t secs = static_cast<std::int64_t>(timegm(&tm)) - offset_minutes * 60LL;
+  return FromUnixMillis(secs * 1000 + millis);
+}
+
 }  // namespace herald

@@ -98,5 +98,21 @@ TEST(EventTest, FormatsRfc3339WithMilliseconds) {
   EXPECT_EQ(FormatRfc3339(FromUnixMillis(1795976244123)), "2026-11-29T18:17:24.123Z");
 }
 
+TEST(EventTest, ParsesWhatItFormatsAndRfc3339WithOffsets) {
+  for (std::int64_t ms : {0LL, 1795976244123LL, 951782400000LL /* 2000-02-29 */, 1LL}) {
+    EXPECT_EQ(ParseRfc3339(FormatRfc3339(FromUnixMillis(ms))), FromUnixMillis(ms)) << ms;
+  }
+  EXPECT_EQ(ParseRfc3339("2026-11-29T20:17:24.123+02:00"), FromUnixMillis(1795976244123));
+  EXPECT_EQ(ParseRfc3339("2026-11-29t18:17:24.1234567z"), FromUnixMillis(1795976244123));
+  EXPECT_EQ(ParseRfc3339("2026-11-29T18:17:24Z"), FromUnixMillis(1795976244000));
+  for (std::string_view bad :
+       {"", "2026-11-29", "2026-11-29T18:17Z", "2026-11-29T18:17:24", "2026-11-29 18:17:24Z",
+        "2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z", "2026-11-31T00:00:00Z",
+        "2026-11-29T24:00:00Z", "2026-11-29T18:17:60Z", "2026-11-29T18:17:24.Z",
+        "2026-11-29T18:17:24+0200", "2026-11-29T18:17:24Z ", "x2026-11-29T18:17:24Z"}) {
+    EXPECT_FALSE(ParseRfc3339(bad).has_value()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace herald

@@ -1,5 +1,6 @@
 #include "publish/file/event_json.h"
 
+#include "core/base64.h"
 #include "core/json_text.h"
 
 namespace herald::publish {
@@ -13,29 +14,6 @@ void AppendMember(std::string_view name, std::string_view value, std::string& ou
 }
 
 }  // namespace
-
-void AppendBase64(std::string_view bytes, std::string& out) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  out.reserve(out.size() + (bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  auto at = [&](std::size_t k) { return static_cast<unsigned char>(bytes[k]); };
-  for (; i + 3 <= bytes.size(); i += 3) {
-    unsigned v = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.push_back(kAlphabet[(v >> 6) & 63]);
-    out.push_back(kAlphabet[v & 63]);
-  }
-  if (std::size_t left = bytes.size() - i; left > 0) {
-    unsigned v = at(i) << 16;
-    if (left == 2) v |= at(i + 1) << 8;
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.push_back(left == 2 ? kAlphabet[(v >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-}
 
 void AppendEventJson(const Event& event, std::string& out, std::string_view extra_members) {
   out += "{\"event_id\":\"";

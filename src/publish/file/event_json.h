@@ -26,9 +26,6 @@ namespace herald::publish {
 // Never fails.
 void AppendEventJson(const Event& event, std::string& out, std::string_view extra_members = {});
 
-// Appends `bytes` in base64 (RFC 4648 section 4, with padding).
-void AppendBase64(std::string_view bytes, std::string& out);
-
 }  // namespace herald::publish
 
 #endif  // HERALD_PUBLISH_FILE_EVENT_JSON_H_

@@ -1,4 +1,6 @@
 #include "publish/file/file_publisher.h"
+
+#include "core/base64.h"
 #include "publish/file/event_json.h"
 
 #include <fcntl.h>

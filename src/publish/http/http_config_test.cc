@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/base64.h"
 #include "publish/http/webhook_signature.h"
 
 namespace herald::publish {

@@ -1,5 +1,6 @@
 #include "publish/http/http_message.h"
 
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -8,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/base64.h"
 #include "publish/http/webhook_signature.h"
 
 namespace herald::publish {

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/base64.h"
 #include "publish/http/webhook_signature.h"
 
 namespace herald::publish {

@@ -1,5 +1,6 @@
 #include "publish/http/http_receiver.h"
 
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
@@ -20,6 +21,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/base64.h"
 #include "publish/http/webhook_signature.h"
 
 extern char** environ;

@@ -14,10 +14,6 @@
 
 namespace herald::publish {
 
-// Standard base64 (RFC 4648, with padding).
-std::string Base64Encode(std::string_view bytes);
-// nullopt unless `text` is standard base64 with correct padding (no spaces).
-std::optional<std::string> Base64Decode(std::string_view text);
 
 // The bytes of a secret "whsec_<base64>"; the prefix may be left out.
 // Surrounding white space is ignored. nullopt for bad base64 or no bytes.
