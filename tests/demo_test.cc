@@ -79,7 +79,7 @@ nlohmann::json RunDemo(long transactions, std::vector<std::string> extra) {
 }
 
 // The outbox run lost nothing, applied nothing twice and kept order; the
-// naive run lost exactly what its direct publishes reported failed.
+// naive run lost no more than its direct publishes reported failed.
 void ExpectDemoVerdict(const nlohmann::json& j, long transactions) {
   ASSERT_TRUE(j.is_object());
   const nlohmann::json& outbox = j["outbox"];
@@ -103,7 +103,9 @@ void ExpectDemoVerdict(const nlohmann::json& j, long transactions) {
 
   const nlohmann::json& naive = j["naive"];
   EXPECT_EQ(naive["committed"], transactions);
-  EXPECT_EQ(naive["lost"], naive["publish_failures"]);
+  // An event the naive service gave up on may still have reached the bus
+  // (its request timed out, not refused): lost is at most what failed.
+  EXPECT_LE(naive["lost"].get<std::int64_t>(), naive["publish_failures"].get<std::int64_t>());
   EXPECT_EQ(naive["double_applied"], 0);
   EXPECT_EQ(naive["budgets"]["distinct"].get<std::int64_t>() + naive["lost"].get<std::int64_t>(),
             transactions);
